@@ -1,0 +1,156 @@
+# notify-handler: one flat GNU Makefile. Variants are recursive makes that change variables;
+# every output lands in build/<variant>/. `make help` lists the targets.
+.DEFAULT_GOAL := all
+-include config.mk
+
+VERSION   := 0.1.0
+DEPS      := build/deps
+BEARSSL   := $(DEPS)/bearssl/src
+DEPSTAMP  := $(DEPS)/.ready
+PYTEST    ?= /usr/bin/python3 -m pytest
+CLANG     ?= clang-14
+
+# Defaults: the dev variant (host cc, glibc). Variants below override B, CC, CFLAGS, LDFLAGS.
+B         ?= build/dev
+CC        ?= cc
+BRLIB     ?= $(BEARSSL)/build-host/libbearssl.a
+OPT       ?= -O2 -g
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
+CPPFLAGS  := -Iinclude -I$(DEPS)/include -I$(BEARSSL)/inc -D_GNU_SOURCE \
+             -DNOTIFY_VERSION='"$(VERSION)"'
+CFLAGS    ?= -std=c11 $(OPT) $(WARN) $(EXTRA_CFLAGS)
+LDFLAGS   ?= $(EXTRA_LDFLAGS)
+LDLIBS    := -lpthread
+
+SRCS      := $(wildcard src/*.c)
+LIBSRCS   := $(filter-out src/main.c,$(SRCS))
+OBJS      := $(SRCS:src/%.c=$(B)/obj/%.o)
+LIBOBJS   := $(LIBSRCS:src/%.c=$(B)/obj/%.o)
+UNITS     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+FUZZERS   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all deps static asan run test unit integration fuzz fuzz-build fuzz-replay fuzz-run \
+        bench nomalloc fmt lint clean help units
+
+all: $(DEPSTAMP)
+	@$(MAKE) --no-print-directory $(B)/handler
+
+help:
+	@echo "make            dev build (host cc, glibc): build/dev/handler"
+	@echo "make static     shipped binary (musl, static, stripped): build/static/handler"
+	@echo "make run        build the static binary and serve on PORT (default 8080), outbox mode"
+	@echo "make test       unit (ASan+UBSan), integration (static and ASan), fuzz replay+smoke, nomalloc"
+	@echo "make fuzz       build libFuzzer targets; make fuzz-run T=<target> SECS=60"
+	@echo "make bench      size, start-up, RSS, allocations, requests/s -> tests/bench/RESULTS.md"
+	@echo "make nomalloc   prove no object but main.o references malloc/free"
+	@echo "make fmt        clang-format -i every C file; make clean"
+
+deps: $(DEPSTAMP)
+$(DEPSTAMP): scripts/deps.sh
+	@sh scripts/deps.sh $(DEPS)
+	@touch $@
+
+$(B)/obj/%.o: src/%.c | $(DEPSTAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libnotify.a: $(LIBOBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/handler: $(B)/obj/main.o $(B)/libnotify.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(BRLIB) $(LDLIBS) -o $@
+
+# ---- variants ---------------------------------------------------------------------------------
+static: $(DEPSTAMP)
+	@$(MAKE) --no-print-directory B=build/static CC=musl-gcc \
+	  BRLIB=$(BEARSSL)/build-musl/libbearssl.a \
+	  OPT="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" \
+	  LDFLAGS="-static -Wl,--gc-sections -s" build/static/handler
+	@file build/static/handler | grep -q 'statically linked' || \
+	  { echo "build/static/handler is not static" >&2; exit 1; }
+	@if readelf -d build/static/handler 2>/dev/null | grep -q NEEDED; then \
+	  echo "build/static/handler needs shared libraries" >&2; exit 1; fi
+	@echo "build/static/handler: static, stripped, $$(stat -c %s build/static/handler) bytes"
+
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan: $(DEPSTAMP)
+	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g" EXTRA_CFLAGS="$(SAN)" \
+	  EXTRA_LDFLAGS="$(SAN)" build/asan/handler units
+
+# ---- tests ------------------------------------------------------------------------------------
+units: $(UNITS:%=$(B)/%)
+$(B)/test_%: tests/unit/test_%.c $(B)/libnotify.a
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) $^ $(BRLIB) -lcmocka $(LDLIBS) -o $@
+
+export ASAN_OPTIONS := detect_leaks=1:abort_on_error=1:halt_on_error=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+unit: asan
+	@set -e; for t in $(UNITS); do echo "== $$t"; build/asan/$$t; done
+
+integration: static asan
+	NOTIFY_BIN=build/static/handler $(PYTEST) -q tests/integration
+	NOTIFY_BIN=build/asan/handler $(PYTEST) -q tests/integration
+
+test: unit integration fuzz-replay nomalloc
+
+# ---- fuzzing ----------------------------------------------------------------------------------
+FUZZFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+fuzz: fuzz-build
+fuzz-build: $(DEPSTAMP)
+	@$(MAKE) --no-print-directory B=build/fuzz CC=$(CLANG) OPT="-O1 -g" \
+	  EXTRA_CFLAGS="$(FUZZFLAGS)" $(FUZZERS:%=build/fuzz/fuzz_%)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libnotify.a
+	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $^ $(BRLIB) -o $@
+
+# Replays every regression file and seed through each target, then fuzzes each for FUZZ_SMOKE s.
+FUZZ_SMOKE ?= 10
+fuzz-replay: fuzz-build
+	@set -e; for t in $(FUZZERS); do \
+	  files=$$(ls tests/fuzz/regress/$$t/* tests/fuzz/corpus/$$t/* 2>/dev/null || true); \
+	  echo "== fuzz $$t: replay $$(echo $$files | wc -w) files"; \
+	  [ -z "$$files" ] || build/fuzz/fuzz_$$t $$files >/dev/null 2>build/fuzz/$$t.replay.log || \
+	    { cat build/fuzz/$$t.replay.log; exit 1; }; \
+	  mkdir -p build/fuzz/corpus-$$t; \
+	  echo "== fuzz $$t: $(FUZZ_SMOKE) s smoke run"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SMOKE) -max_len=65536 \
+	    $$( [ -f tests/fuzz/$$t.dict ] && echo -dict=tests/fuzz/$$t.dict ) \
+	    build/fuzz/corpus-$$t tests/fuzz/corpus/$$t >build/fuzz/$$t.smoke.log 2>&1 || \
+	    { tail -50 build/fuzz/$$t.smoke.log; exit 1; }; \
+	  grep -E '^Done|#[0-9]+.*DONE' build/fuzz/$$t.smoke.log | tail -1; \
+	done
+
+T ?= http_request
+SECS ?= 60
+fuzz-run: fuzz-build
+	build/fuzz/fuzz_$(T) -max_total_time=$(SECS) $$( [ -f tests/fuzz/$(T).dict ] && \
+	  echo -dict=tests/fuzz/$(T).dict ) tests/fuzz/corpus/$(T)
+
+# ---- checks and tools -------------------------------------------------------------------------
+# No object but main.o may reference the allocator: everything else runs on caller memory.
+nomalloc: all
+	@bad=0; for o in $(LIBOBJS); do \
+	  if nm -u $$o | grep -Eqw 'malloc|calloc|realloc|free|strdup|reallocarray|aligned_alloc'; then \
+	    echo "nomalloc: $$o references the allocator:" >&2; \
+	    nm -u $$o | grep -Ew 'malloc|calloc|realloc|free|strdup|reallocarray|aligned_alloc' >&2; \
+	    bad=1; fi; done; \
+	  [ $$bad = 0 ] && echo "nomalloc: ok ($(words $(LIBOBJS)) objects, only main.o allocates)"
+
+run: static
+	build/static/handler
+
+bench: static
+	sh tests/bench/run.sh
+
+fmt:
+	clang-format -i $(wildcard src/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c \
+	  tests/bench/*.c)
+
+lint:
+	clang-tidy $(SRCS) -- $(CPPFLAGS) -std=c11
+
+clean:
+	rm -rf build/dev build/static build/asan build/fuzz build/bench build/zip
+
+-include $(OBJS:.o=.d)

@@ -1,0 +1,71 @@
+#!/bin/sh
+# Installs what the build and the tests need from Debian, then builds BearSSL from Debian's
+# source package with musl-gcc into build/deps/ and copies jsmn.h beside it.
+# As root it installs what is missing; otherwise it prints the exact apt-get line and fails.
+# Usage: scripts/deps.sh [DEPS_DIR]   (default build/deps)
+set -eu
+DEPS=${1:-build/deps}
+PKGS="musl-tools dpkg-dev libjsmn-dev libcmocka-dev python3-pytest clang-14 libclang-rt-14-dev \
+llvm-14 openssl zip unzip wrk hyperfine valgrind curl file binutils make gcc"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing Debian packages; run as root:" >&2
+		echo "  apt-get update && apt-get install -y$missing" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends$missing >/dev/null
+fi
+
+mkdir -p "$DEPS/include"
+[ -f "$DEPS/include/jsmn.h" ] || cp /usr/include/jsmn.h "$DEPS/include/jsmn.h"
+
+# BearSSL: Debian's source package, built with musl-gcc (static binary) and with the host cc
+# (dev, sanitizer and fuzz builds link their own copy so no libc is mixed).
+if [ ! -f "$DEPS/bearssl/src/build-musl/libbearssl.a" ]; then
+	if ! ls "$DEPS"/bearssl-src/bearssl-*/Makefile >/dev/null 2>&1; then
+		if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && \
+		   ! grep -qs '^deb-src' /etc/apt/sources.list; then
+			if [ "$(id -u)" != 0 ]; then
+				echo "no deb-src entry; as root add one to /etc/apt/sources.list.d/ (see scripts/deps.sh)" >&2
+				exit 1
+			fi
+			cat > /etc/apt/sources.list.d/debian-src.sources <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+			apt-get update -qq
+		fi
+		rm -rf "$DEPS/bearssl-src"; mkdir -p "$DEPS/bearssl-src"
+		(cd "$DEPS/bearssl-src" && apt-get source -qq bearssl >/dev/null 2>&1 || \
+			(cd "$DEPS/bearssl-src" && apt-get source bearssl))
+	fi
+	src=$(ls -d "$DEPS"/bearssl-src/bearssl-*/ | head -n 1)
+	rm -rf "$DEPS/bearssl"; mkdir -p "$DEPS/bearssl"
+	cp -r "$src" "$DEPS/bearssl/src"
+	b="$DEPS/bearssl/src"
+	for v in musl host; do
+		if [ $v = musl ]; then cc=musl-gcc; else cc=cc; fi
+		cat > "$b/conf/$v.mk" <<MK
+include conf/Unix.mk
+BUILD = build-$v
+CC = $cc
+LD = $cc
+LDDLL = $cc
+CFLAGS = -W -Wall -Os -fPIC -ffunction-sections -fdata-sections
+LDFLAGS = -Wl,--gc-sections
+DLL = no
+MK
+		make -s -C "$b" CONF=$v -j2 lib >/dev/null
+	done
+fi
+echo "deps ready in $DEPS"
