@@ -45,7 +45,6 @@
 	  "Idempotency-Key was already used with a different request")                             \
 	X(IDEM_BUSY, 409, "idempotency-key-in-progress",                                           \
 	  "A request with this Idempotency-Key is still in progress")                              \
-	X(LENGTH_REQUIRED, 411, "length-required", "A request body needs Content-Length or chunked") \
 	X(BODY_TOO_LARGE, 413, "body-too-large", "Request body is larger than the limit")          \
 	X(JSON_TOO_COMPLEX, 413, "json-too-complex", "Request body has too many JSON values")      \
 	X(URI_TOO_LONG, 414, "uri-too-long", "Request target is longer than the limit")            \

@@ -1,5 +1,162 @@
-/* main.c: placeholder until the server lands. */
-int main(void)
+/*
+ * main.c: reads the environment, allocates every buffer once, wires the modules together and
+ * serves. The only file that reads the environment or allocates; nothing here runs per request.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "config.h"
+#include "idem.h"
+#include "log.h"
+#include "outbox.h"
+#include "server.h"
+#include "transport.h"
+
+#ifndef NOTIFY_VERSION
+#define NOTIFY_VERSION "dev"
+#endif
+
+/* Length of a start-up error line. */
+#define MAIN_ERR_MAX 256
+
+static void usage(FILE *f)
 {
-	return 0;
+	fprintf(f, "notify-handler %s: e-mail notifications over HTTP (standalone or as an Azure "
+		   "Functions custom handler)\n\n"
+		   "usage: handler [--help | --version]\n\n"
+		   "  POST /api/notification  {\"to_email\",\"subject\",\"message\"} -> 202 {\"id\",\"status\"}\n"
+		   "  GET  /api/notification/<id> -> 200 {\"id\",\"status\"}\n"
+		   "  GET  /                 -> 200 readiness\n\n",
+		NOTIFY_VERSION);
+	config_help(f);
+}
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+/* Prints one start-up error line and exits with status 2. */
+static void die(const char *what)
+{
+	fprintf(stderr, "notify-handler: %s\n", what);
+	struct log_line l;
+	if (log_begin(&l, LOG_ERROR, "server.start_failed")) {
+		log_cstr(&l, "error", what);
+		log_end(&l);
+	}
+	exit(2);
+}
+
+/* calloc that dies with a clear line; start-up only. */
+static void *alloc(size_t n, size_t size, const char *what)
+{
+	void *p = calloc(n, size);
+	if (!p) {
+		char e[MAIN_ERR_MAX];
+		snprintf(e, sizeof e, "out of memory allocating %s", what);
+		die(e);
+	}
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	static struct config cfg;
+	static struct outbox ob;
+	static struct transport tr;
+	static struct idem_table idem;
+	static struct app app;
+	static struct server srv;
+	char err[MAIN_ERR_MAX];
+	int64_t t0 = log_now_ns();
+
+	/* 1. Arguments: only --help and --version. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("notify-handler %s\n", NOTIFY_VERSION);
+			return 0;
+		}
+		fprintf(stderr, "notify-handler: unknown argument \"%s\" (try --help)\n", argv[i]);
+		return 2;
+	}
+
+	/* 2. Configuration, validated as a whole before anything starts. */
+	if (config_load(&cfg, env, err, sizeof err) < 0)
+		die(err);
+	log_init(cfg.log_level, STDOUT_FILENO);
+
+	/* 3. Signals: a closed client must not kill us; SIGTERM/SIGINT are taken by sigwait. */
+	sigset_t set;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, 0);
+
+	/* 4. The transport: the outbox (the embedded default). */
+	if (outbox_open(&ob, cfg.outbox_dir, cfg.sender, err, sizeof err) < 0)
+		die(err);
+	transport_outbox(&tr, &ob);
+
+	/* 5. Memory: every buffer a request can need, once. Untouched pages cost no RSS. */
+	size_t n = (size_t)cfg.workers, max_body = (size_t)cfg.max_body;
+	idem_init(&idem, alloc((size_t)cfg.idem_entries, sizeof(struct idem_entry), "idempotency"),
+		  (size_t)cfg.idem_entries, cfg.idem_ttl_s);
+	app.api_key = cfg.api_key;
+	app.tr = &tr;
+	app.idem = &idem;
+	app.policy.allowed_senders = cfg.allowed_senders;
+	struct server_worker *w = alloc(n, sizeof *w, "workers");
+	for (size_t i = 0; i < n; i++) {
+		w[i].rcap = server_rbuf_size(max_body);
+		w[i].rbuf = alloc(1, w[i].rcap, "request buffers");
+		w[i].app.scratch_cap = max_body;
+		w[i].app.scratch = alloc(1, max_body, "scratch buffers");
+		w[i].app.wctx = alloc(1, OUTBOX_WRITE_BUF, "outbox buffers");
+	}
+	struct server_opts o = {
+		.bind = cfg.bind,
+		.port = (int)config_port(&cfg),
+		.workers = (int)cfg.workers,
+		.max_conns = (int)cfg.max_conns,
+		.max_body = max_body,
+		.header_timeout_ms = (int)cfg.header_timeout_ms,
+		.read_timeout_ms = (int)cfg.read_timeout_ms,
+		.write_timeout_ms = (int)cfg.write_timeout_ms,
+		.idle_timeout_ms = (int)cfg.idle_timeout_ms,
+		.drain_timeout_ms = (int)cfg.drain_timeout_ms,
+	};
+	struct server_conn *conns = alloc((size_t)o.max_conns, sizeof *conns, "connections");
+	int *free_idx = alloc((size_t)o.max_conns, sizeof *free_idx, "connections");
+
+	/* 6. Listen, say so, serve until SIGTERM/SIGINT, drain. */
+	if (server_init(&srv, &o, &app, conns, free_idx, w, err, sizeof err) < 0)
+		die(err);
+	struct log_line l;
+	if (log_begin(&l, LOG_INFO, "server.ready")) {
+		log_cstr(&l, "version", NOTIFY_VERSION);
+		log_cstr(&l, "bind", cfg.bind);
+		log_int(&l, "port", server_port(&srv));
+		log_int(&l, "workers", cfg.workers);
+		log_cstr(&l, "transport", tr.name);
+		log_cstr(&l, "outbox", cfg.outbox_dir);
+		log_int(&l, "auth", cfg.api_key[0] != 0);
+		log_ms(&l, "startup_ms", log_now_ns() - t0);
+		log_end(&l);
+	}
+	int rc = server_run(&srv);
+	if (log_begin(&l, rc ? LOG_WARN : LOG_INFO, "server.stopped")) {
+		log_int(&l, "clean", rc == 0);
+		log_end(&l);
+	}
+	return rc;
 }

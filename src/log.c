@@ -1,0 +1,169 @@
+/* log.c: JSON log lines of log.h. Each line is built in a stack buffer and written once. */
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "notify.h"
+
+static int threshold = LOG_INFO;
+static int out_fd = 1;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
+
+/* see log.h */
+void log_init(int level, int fd)
+{
+	threshold = level;
+	out_fd = fd;
+}
+
+/* see log.h */
+int log_level_parse(const char *s)
+{
+	for (int i = 0; i <= LOG_OFF; i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* Appends v as at least `width` decimal digits. */
+static void put_padded(struct buf *b, unsigned v, int width)
+{
+	char t[10];
+	int i = (int)sizeof t;
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0 || (int)sizeof t - i < width);
+	buf_append(b, t + i, sizeof t - (size_t)i);
+}
+
+/* see log.h */
+void log_put_time(struct buf *b)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	put_padded(b, (unsigned)tm.tm_year + 1900, 4);
+	buf_putc(b, '-');
+	put_padded(b, (unsigned)tm.tm_mon + 1, 2);
+	buf_putc(b, '-');
+	put_padded(b, (unsigned)tm.tm_mday, 2);
+	buf_putc(b, 'T');
+	put_padded(b, (unsigned)tm.tm_hour, 2);
+	buf_putc(b, ':');
+	put_padded(b, (unsigned)tm.tm_min, 2);
+	buf_putc(b, ':');
+	put_padded(b, (unsigned)tm.tm_sec, 2);
+	buf_putc(b, '.');
+	put_padded(b, (unsigned)(ts.tv_nsec / 1000000), 3);
+	buf_putc(b, 'Z');
+}
+
+/* see log.h */
+int64_t log_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* see log.h */
+int log_begin(struct log_line *l, int level, const char *event)
+{
+	if (level < threshold)
+		return 0;
+	l->level = level;
+	/* Leave room for the closing ",\"truncated\":true}\n". */
+	buf_init(&l->b, l->mem, sizeof l->mem - 24);
+	buf_puts(&l->b, "{\"time\":\"");
+	log_put_time(&l->b);
+	buf_puts(&l->b, "\",\"level\":\"");
+	buf_puts(&l->b, level_names[level]);
+	buf_puts(&l->b, "\",\"event\":");
+	json_put_cstr(&l->b, event);
+	l->mark = l->b.len;
+	return 1;
+}
+
+/* Appends ,"key": */
+static void key(struct log_line *l, const char *k)
+{
+	if (!l->b.err)
+		l->mark = l->b.len;
+	buf_puts(&l->b, ",\"");
+	buf_puts(&l->b, k);
+	buf_puts(&l->b, "\":");
+}
+
+/* see log.h */
+void log_str(struct log_line *l, const char *k, const char *s, size_t n)
+{
+	key(l, k);
+	json_put_str(&l->b, s, n);
+}
+
+/* see log.h */
+void log_cstr(struct log_line *l, const char *k, const char *s)
+{
+	log_str(l, k, s, strlen(s));
+}
+
+/* see log.h */
+void log_int(struct log_line *l, const char *k, int64_t v)
+{
+	key(l, k);
+	if (v < 0) {
+		buf_putc(&l->b, '-');
+		buf_put_u64(&l->b, (uint64_t)0 - (uint64_t)v);
+	} else {
+		buf_put_u64(&l->b, (uint64_t)v);
+	}
+}
+
+/* see log.h */
+void log_ms(struct log_line *l, const char *k, int64_t ns)
+{
+	if (ns < 0)
+		ns = 0;
+	key(l, k);
+	buf_put_u64(&l->b, (uint64_t)(ns / 1000000));
+	buf_putc(&l->b, '.');
+	put_padded(&l->b, (unsigned)(ns / 1000 % 1000), 3);
+}
+
+/* see log.h */
+void log_addr(struct log_line *l, const char *k, const char *s, size_t n)
+{
+	key(l, k);
+	buf_putc(&l->b, '"');
+	notify_addr_mask(&l->b, s, n);
+	buf_putc(&l->b, '"');
+}
+
+/* see log.h */
+void log_end(struct log_line *l)
+{
+	if (l->b.err) {
+		/* A field did not fit: drop it whole and say so, so the line stays valid JSON. */
+		l->b.len = l->mark;
+		l->b.err = 0;
+		buf_puts(&l->b, ",\"truncated\":true");
+	}
+	l->b.cap = sizeof l->mem;
+	buf_puts(&l->b, "}\n");
+	size_t off = 0;
+	while (off < l->b.len) {
+		ssize_t w = write(out_fd, l->b.p + off, l->b.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
