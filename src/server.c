@@ -264,6 +264,7 @@ static int serve_one(struct server_worker *w, int fd, size_t *len)
 		return CLOSE; /* the client went away mid-body: nobody to answer */
 	if (rc < 0)
 		return early_error(w, fd, &req, rc, t0);
+	keep = keep && !atomic_load(&s->draining); /* a drain may have begun while we read */
 	app_body(s->app, &w->app, &req, w->rbuf + hlen, blen, &out, keep, &r);
 	write_all(s, fd, out.p, out.len);
 	log_request(&req, &r, t0);
