@@ -35,6 +35,8 @@ class Handler:
         e.update({"PORT": str(self.port), "BIND": "127.0.0.1", "NOTIFY_OUTBOX_DIR": str(self.outbox),
                   "NOTIFY_LOG_LEVEL": "debug"})
         e.update(env or {})
+        if e.get("FUNCTIONS_CUSTOMHANDLER_PORT"):
+            self.port = int(e["FUNCTIONS_CUSTOMHANDLER_PORT"])  # the host's port wins over PORT
         self.env = e
         self.log = open(self.log_path, "wb")
         self.err = open(self.err_path, "wb")
