@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -52,15 +53,36 @@ static void die(const char *what)
 	exit(2);
 }
 
-/* calloc that dies with a clear line; start-up only. */
-static void *alloc(size_t n, size_t size, const char *what)
+/*
+ * Start-up memory: one anonymous mapping carved in order. The kernel hands out zeroed pages only
+ * when first touched, so buffers sized for the worst case (8 workers x 1 MiB bodies) cost
+ * neither start-up time nor RSS until a request needs them; calloc would zero them up front.
+ */
+struct arena {
+	char *p;
+	size_t used, cap;
+};
+
+/* Rounds n up to a multiple of 64 (a cache line; every struct here is at most that aligned). */
+static size_t align64(size_t n)
 {
-	void *p = calloc(n, size);
-	if (!p) {
-		char e[MAIN_ERR_MAX];
-		snprintf(e, sizeof e, "out of memory allocating %s", what);
-		die(e);
-	}
+	return (n + 63) & ~(size_t)63;
+}
+
+static void arena_map(struct arena *a, size_t cap)
+{
+	a->p = mmap(0, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
+	if (a->p == MAP_FAILED)
+		die("out of memory mapping the request buffers");
+	a->used = 0;
+	a->cap = cap;
+}
+
+static void *take(struct arena *a, size_t n)
+{
+	void *p = a->p + a->used;
+	a->used += align64(n);
 	return p;
 }
 
@@ -107,21 +129,27 @@ int main(int argc, char **argv)
 		die(err);
 	transport_outbox(&tr, &ob);
 
-	/* 5. Memory: every buffer a request can need, once. Untouched pages cost no RSS. */
+	/* 5. Memory: every buffer a request can need, once, in one mapping. */
 	size_t n = (size_t)cfg.workers, max_body = (size_t)cfg.max_body;
-	idem_init(&idem, alloc((size_t)cfg.idem_entries, sizeof(struct idem_entry), "idempotency"),
-		  (size_t)cfg.idem_entries, cfg.idem_ttl_s);
+	size_t nconn = (size_t)cfg.max_conns, nidem = (size_t)cfg.idem_entries;
+	size_t per_worker = align64(server_rbuf_size(max_body)) + align64(max_body) +
+			    align64(OUTBOX_WRITE_BUF);
+	struct arena mem;
+	arena_map(&mem, align64(nidem * sizeof(struct idem_entry)) +
+				n * (align64(sizeof(struct server_worker)) + per_worker) +
+				align64(nconn * sizeof(struct server_conn)) + align64(nconn * sizeof(int)));
+	idem_init(&idem, take(&mem, nidem * sizeof(struct idem_entry)), nidem, cfg.idem_ttl_s);
 	app.api_key = cfg.api_key;
 	app.tr = &tr;
 	app.idem = &idem;
 	app.policy.allowed_senders = cfg.allowed_senders;
-	struct server_worker *w = alloc(n, sizeof *w, "workers");
+	struct server_worker *w = take(&mem, n * align64(sizeof *w));
 	for (size_t i = 0; i < n; i++) {
 		w[i].rcap = server_rbuf_size(max_body);
-		w[i].rbuf = alloc(1, w[i].rcap, "request buffers");
+		w[i].rbuf = take(&mem, w[i].rcap);
 		w[i].app.scratch_cap = max_body;
-		w[i].app.scratch = alloc(1, max_body, "scratch buffers");
-		w[i].app.wctx = alloc(1, OUTBOX_WRITE_BUF, "outbox buffers");
+		w[i].app.scratch = take(&mem, max_body);
+		w[i].app.wctx = take(&mem, OUTBOX_WRITE_BUF);
 	}
 	struct server_opts o = {
 		.bind = cfg.bind,
@@ -135,8 +163,8 @@ int main(int argc, char **argv)
 		.idle_timeout_ms = (int)cfg.idle_timeout_ms,
 		.drain_timeout_ms = (int)cfg.drain_timeout_ms,
 	};
-	struct server_conn *conns = alloc((size_t)o.max_conns, sizeof *conns, "connections");
-	int *free_idx = alloc((size_t)o.max_conns, sizeof *free_idx, "connections");
+	struct server_conn *conns = take(&mem, nconn * sizeof *conns);
+	int *free_idx = take(&mem, nconn * sizeof *free_idx);
 
 	/* 6. Listen, say so, serve until SIGTERM/SIGINT, drain. */
 	if (server_init(&srv, &o, &app, conns, free_idx, w, err, sizeof err) < 0)

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# make bench: size, exec -> first 202, memory, allocations per request and requests/s of the
+# shipped binary, side by side with peers doing the same job (Go net/http, Python http.server,
+# Node http) in one run. Prints the table and writes tests/bench/RESULTS.md.
+# Knobs: BENCH_RUNS (cold starts for C and Go, default 200), BENCH_SLOW_RUNS (Python/Node, 30),
+# BENCH_WRK_SECS (5), BENCH_WRK_REPEAT (3), BENCH_CONNS (8).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=build/bench
+BIN=build/static/handler
+RUNS=${BENCH_RUNS:-200}
+SLOW_RUNS=${BENCH_SLOW_RUNS:-30}
+WRK_SECS=${BENCH_WRK_SECS:-5}
+WRK_REPEAT=${BENCH_WRK_REPEAT:-3}
+CONNS=${BENCH_CONNS:-8}
+PY=/usr/bin/python3
+mkdir -p "$B"
+SHM=$(mktemp -d /dev/shm/notify-bench.XXXXXX 2>/dev/null || mktemp -d)
+trap 'rm -rf "$SHM"; kill $(jobs -p) 2>/dev/null || true' EXIT
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk || ! need valgrind; then
+	echo "bench needs wrk and valgrind (make deps installs them)" >&2; exit 1
+fi
+if ! need go && [ "$(id -u)" = 0 ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >/dev/null
+fi
+cc -O2 -o "$B/coldstart" tests/bench/coldstart.c
+PEERS="c"
+if need go; then
+	(cd tests/bench/peers && GOCACHE="$PWD/../../../$B/gocache" GOFLAGS=-trimpath \
+		go build -ldflags="-s -w" -o "../../../$B/peer-go" peer.go) && PEERS="$PEERS go"
+fi
+PEERS="$PEERS python node"
+
+cmd_of() { # argv of each server
+	case $1 in
+	c) echo "$BIN" ;;
+	go) echo "$B/peer-go" ;;
+	python) echo "$PY tests/bench/peers/peer.py" ;;
+	node) echo "$(command -v node) tests/bench/peers/peer.js" ;;
+	esac
+}
+port=$((20000 + RANDOM % 20000))
+
+start_server() { # name -> sets SPID; waits for readiness
+	local dir="$SHM/$1-$port"
+	mkdir -p "$dir"
+	NOTIFY_OUTBOX_DIR="$dir" PORT=$port BIND=127.0.0.1 NOTIFY_LOG_LEVEL=off \
+		FUNCTIONS_CUSTOMHANDLER_PORT=$port $(cmd_of "$1") >/dev/null 2>&1 &
+	SPID=$!
+	for _ in $(seq 1 500); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+		sleep 0.01
+	done
+	echo "server $1 did not start" >&2; return 1
+}
+stop_server() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; rm -rf "$SHM"/*; port=$((port + 1)); }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+declare -A SIZE COLD RSS0 RSS1 RPS
+for p in $PEERS; do
+	case $p in
+	c) SIZE[$p]=$(stat -c %s "$BIN") ;;
+	go) SIZE[$p]=$(stat -c %s "$B/peer-go") ;;
+	*) SIZE[$p]="runtime" ;;
+	esac
+	runs=$RUNS; case $p in python | node) runs=$SLOW_RUNS ;; esac
+	dir="$SHM/cold"; mkdir -p "$dir"
+	# shellcheck disable=SC2046
+	COLD[$p]=$(NOTIFY_OUTBOX_DIR="$dir" BIND=127.0.0.1 NOTIFY_LOG_LEVEL=off \
+		"$B/coldstart" "$runs" "$port" $(cmd_of "$p"))
+	rm -rf "$dir"; port=$((port + 1))
+	start_server "$p"
+	sleep 0.2
+	RSS0[$p]=$(rss_kb "$SPID")
+	# 10,000 requests on keep-alive connections, then RSS again
+	wrk -t1 -c"$CONNS" -d30s -s tests/bench/post.lua "http://127.0.0.1:$port/api/notification" \
+		>/dev/null 2>&1 &
+	wpid=$!
+	while [ "$(ls "$SHM/$p-$port" | wc -l)" -lt 10000 ] && kill -0 $wpid 2>/dev/null; do sleep 0.05; done
+	kill $wpid 2>/dev/null; wait $wpid 2>/dev/null || true
+	RSS1[$p]=$(rss_kb "$SPID")
+	rates=""
+	for _ in $(seq 1 "$WRK_REPEAT"); do
+		r=$(wrk -t1 -c"$CONNS" -d"${WRK_SECS}s" -s tests/bench/post.lua \
+			"http://127.0.0.1:$port/api/notification" | awk '/Requests\/sec/ {print $2}')
+		rates="$rates $r"
+		find "$SHM/$p-$port" -name '*.eml' -delete
+	done
+	RPS[$p]=$(echo "$rates" | tr ' ' '\n' | grep . | median)
+	stop_server
+done
+
+# Heap allocations per request: valgrind on the glibc dev build, N and 2N requests.
+allocs() {
+	local n=$1 dir="$SHM/vg" log="$B/valgrind-$1.log"
+	mkdir -p "$dir"
+	NOTIFY_OUTBOX_DIR="$dir" PORT=$port BIND=127.0.0.1 NOTIFY_LOG_LEVEL=off NOTIFY_WORKERS=2 \
+		valgrind --log-file="$log" build/dev/handler >/dev/null 2>&1 &
+	local vpid=$!
+	for _ in $(seq 1 1000); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.02; done
+	$PY - "$port" "$n" <<'PY'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+body = b'{"to_email":"you@example.com","subject":"alloc","message":"count"}'
+req = b"POST /api/notification HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+s = socket.create_connection(("127.0.0.1", port))
+for _ in range(n):
+    s.sendall(req)
+    buf = b""
+    while not (b"\r\n\r\n" in buf and buf.endswith(b"}")):
+        buf += s.recv(4096)
+s.close()
+PY
+	kill -TERM $vpid; wait $vpid 2>/dev/null || true
+	rm -rf "$dir"; port=$((port + 1))
+	awk '/total heap usage/ {gsub(",", "", $5); print $5}' "$log"
+}
+make -s all >/dev/null
+A1=$(allocs 500)
+A2=$(allocs 1000)
+PER_REQ=$(awk -v a="$A1" -v b="$A2" 'BEGIN {printf "%.3f", (b - a) / 500}')
+
+machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(uname -sr)"
+{
+	echo "# Benchmark results"
+	echo
+	echo "Command: \`make bench\` (tests/bench/run.sh) on $(date -u +%Y-%m-%d), $machine."
+	echo "Cold start: median (p10/p90) of $RUNS runs for C and Go, $SLOW_RUNS for Python and Node;"
+	echo "requests/s: wrk -t1 -c$CONNS, ${WRK_SECS} s, median of $WRK_REPEAT, POST of the original request,"
+	echo "outbox on tmpfs. Peers do the same job (parse JSON, write an .eml, answer 202) with their"
+	echo "runtime's standard HTTP server. The machine is shared and noisy: compare ratios, not absolutes."
+	echo
+	echo "| server | binary (bytes) | exec -> first 202, ms | idle RSS KiB | RSS after 10k req KiB | req/s | req/s vs Go |"
+	echo "|---|---|---|---|---|---|---|"
+	for p in $PEERS; do
+		read -r med p10 p90 n <<<"${COLD[$p]}"
+		ratio="-"
+		[ -n "${RPS[go]:-}" ] && ratio=$(awk -v a="${RPS[$p]}" -v b="${RPS[go]}" 'BEGIN {printf "%.2fx", a / b}')
+		name=$p; [ "$p" = c ] && name="notify-handler (static musl)"
+		echo "| $name | ${SIZE[$p]} | $med ($p10/$p90) | ${RSS0[$p]} | ${RSS1[$p]} | ${RPS[$p]} | $ratio |"
+	done
+	echo
+	echo "Heap allocations per request in steady state (valgrind, glibc dev build, 500 vs 1000"
+	echo "requests on one keep-alive connection): ($A2 - $A1) / 500 = **$PER_REQ**."
+} >tests/bench/RESULTS.md
+cat tests/bench/RESULTS.md
