@@ -70,6 +70,15 @@ class Handler:
             out.append(json.loads(line))  # every stdout line MUST be one JSON object
         return out
 
+    def wait_logs(self, pred, timeout=5.0):
+        """Logs once pred(logs) holds: a request's line is written just after its answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            logs = self.logs()
+            if pred(logs) or time.monotonic() > deadline:
+                return logs
+            time.sleep(0.01)
+
     def emls(self):
         return sorted(p for p in self.outbox.iterdir() if p.suffix == ".eml") if self.outbox.exists() else []
 
