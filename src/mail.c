@@ -17,7 +17,7 @@
 #include "err.h"
 
 /* RFC 2047 2: an encoded word is "=?" charset "?" encoding "?" text "?=". */
-#define EW_OPEN "=?UTF-8?B?"
+#define EW_OPEN  "=?UTF-8?B?"
 #define EW_CLOSE "?="
 /* Bytes of an encoded word that are not encoded text: EW_OPEN and EW_CLOSE. */
 #define EW_OVERHEAD 12
@@ -28,7 +28,7 @@
 #define BOUNDARY_MIX "=_notify_mix_"
 /* RFC 2046 5.1.1: a boundary is at most 70 characters; the id follows a 13-byte prefix. */
 #define BOUNDARY_MAX 70
-#define ID_MAX (BOUNDARY_MAX - (sizeof BOUNDARY_ALT - 1))
+#define ID_MAX       (BOUNDARY_MAX - (sizeof BOUNDARY_ALT - 1))
 /* RFC 2231 4: charset, empty language, then the percent-encoded value. */
 #define RFC2231_PREFIX "utf-8''"
 /* RFC 3629 3: a UTF-8 sequence is at most 4 bytes. */
@@ -138,7 +138,7 @@ static int put_date(struct mw *w, int64_t t)
 {
 	static const char day[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char mon[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t tt = (time_t)t;
 	struct tm tm;
 	if ((int64_t)tt != t || !gmtime_r(&tt, &tm) || tm.tm_year < -1900 ||
@@ -469,8 +469,7 @@ static void put_b64_text(struct buf *b, const char *s, size_t n)
 }
 
 /* One text part: headers, blank line, body; 7bit only when `single` and the text allows. */
-static void put_text_part(struct mw *w, const char *subtype, const struct notify_str *t,
-			  int single)
+static void put_text_part(struct mw *w, const char *subtype, const struct notify_str *t, int single)
 {
 	int seven = single && text_7bit(t->p, t->len);
 	put_cs(w, "Content-Type: text/");
@@ -597,7 +596,7 @@ static int id_ok(const char *id)
 	for (; id[n] != '\0'; n++) {
 		char c = id[n];
 		if (n >= ID_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-				     (c >= '0' && c <= '9') || c == '-'))
+		                     (c >= '0' && c <= '9') || c == '-'))
 			return 0;
 	}
 	return n > 0;

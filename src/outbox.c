@@ -35,7 +35,8 @@ static int id_valid(const char *id)
 	size_t n = 0;
 	for (; id[n] != '\0'; n++) {
 		char c = id[n];
-		if (n >= OUTBOX_ID_LEN || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-'))
+		if (n >= OUTBOX_ID_LEN ||
+		    !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-'))
 			return 0;
 	}
 	return n == OUTBOX_ID_LEN;
@@ -52,8 +53,7 @@ static void file_names(const char *id, char tmp[TMP_NAME_SIZE], char eml[EML_NAM
 }
 
 /* see outbox.h */
-int outbox_open(struct outbox *o, const char *path, const char *sender, char *errbuf,
-		size_t errcap)
+int outbox_open(struct outbox *o, const char *path, const char *sender, char *errbuf, size_t errcap)
 {
 	o->dirfd = -1;
 	o->sender = sender;
@@ -81,8 +81,8 @@ static int create_tmp(int dirfd, const char *tmp)
 
 /* Writes the message into fd through wbuf and syncs it. Returns 0, -ERR_INTERNAL (mail_write
  * refused the message) or -ERR_OUTBOX. */
-static int write_file(int fd, const struct outbox *o, const struct notify_msg *msg,
-		      const char *id, int64_t now, char *wbuf, size_t wcap)
+static int write_file(int fd, const struct outbox *o, const struct notify_msg *msg, const char *id,
+                      int64_t now, char *wbuf, size_t wcap)
 {
 	struct buf b;
 	struct mail_meta meta = {id, o->sender, now};
@@ -118,7 +118,7 @@ static int publish(int dirfd, const char *tmp, const char *eml)
 
 /* see outbox.h */
 int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, int64_t now,
-		char *wbuf, size_t wcap)
+                char *wbuf, size_t wcap)
 {
 	char tmp[TMP_NAME_SIZE], eml[EML_NAME_SIZE];
 	struct stat st;

@@ -1,0 +1,295 @@
+/* test_outbox.c: the outbox of outbox.h in a fresh temporary directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "mail.h"
+#include "outbox.h"
+
+/* Room for the messages written here (a few hundred bytes each). */
+#define FILE_CAP 65536
+/* Room for a path below the temporary directory. */
+#define PATH_CAP 512
+
+static const char ID[] = "0f8fad5b-d9cb-469f-a165-70867728950e";
+static const char ID2[] = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+static const char SENDER[] = "noreply@example.com";
+#define NOW 1795881986
+
+struct fixture {
+	char base[64];      /* the mkdtemp directory */
+	char dir[PATH_CAP]; /* base/outbox */
+	struct outbox o;
+	struct notify_msg m;
+	char wbuf[OUTBOX_WRITE_BUF];
+};
+
+static struct notify_str S(const char *s) {
+	return (struct notify_str){s, strlen(s)};
+}
+
+static int
+setup(void **state)
+{
+	static struct fixture fx;
+	memset(&fx, 0, sizeof fx);
+	strcpy(fx.base, "/tmp/test_outbox.XXXXXX");
+	if (!mkdtemp(fx.base))
+		return -1;
+	snprintf(fx.dir, sizeof fx.dir, "%s/outbox", fx.base);
+	fx.o.dirfd = -1;
+	fx.m.to[0] = S("alice@example.com");
+	fx.m.n_to = 1;
+	fx.m.subject = S("Hello");
+	fx.m.text = S("Hi Alice\n");
+	*state = &fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char cmd[PATH_CAP];
+	outbox_close(&fx->o);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->base);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Opens fx->dir as the outbox; asserts success. */
+static void open_outbox(struct fixture *fx)
+{
+	char err[128] = "";
+	assert_int_equal(outbox_open(&fx->o, fx->dir, SENDER, err, sizeof err), 0);
+	assert_string_equal(err, "");
+	assert_true(fx->o.dirfd >= 0);
+}
+
+/* Reads dir/name into out; returns the length, or -1 when it cannot be opened. */
+static long read_file(const char *dir, const char *name, char *out, size_t cap)
+{
+	char path[PATH_CAP];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	size_t n = fread(out, 1, cap, f);
+	fclose(f);
+	return (long)n;
+}
+
+/* Number of entries in dir other than "." and ".."; the one name, if single, into name. */
+static int list_dir(const char *dir, char *name, size_t cap)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(name, cap, "%s", e->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* What mail_write makes of m for id: the expected file content. */
+static size_t expected(const struct notify_msg *m, const char *id, char *out, size_t cap)
+{
+	struct mail_meta meta = {id, SENDER, NOW};
+	struct buf b;
+	buf_init(&b, out, cap);
+	assert_int_equal(mail_write(&b, m, &meta), 0);
+	return b.len;
+}
+
+static void test_open_creates_dir(void **state)
+{
+	struct fixture *fx = *state;
+	struct stat st;
+	assert_int_equal(stat(fx->dir, &st), -1);
+	open_outbox(fx);
+	assert_int_equal(stat(fx->dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	outbox_close(&fx->o);
+	assert_int_equal(fx->o.dirfd, -1);
+	open_outbox(fx); /* an existing directory is fine */
+}
+
+static void test_send_and_status(void **state)
+{
+	struct fixture *fx = *state;
+	static char want[FILE_CAP], got[FILE_CAP];
+	char name[256];
+	open_outbox(fx);
+	assert_int_equal(outbox_status(&fx->o, ID), 0);
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf), 0);
+	assert_int_equal(outbox_status(&fx->o, ID), 1);
+	assert_int_equal(outbox_status(&fx->o, ID2), 0);
+	/* Exactly <id>.eml, no temporary file left, holding the message. */
+	assert_int_equal(list_dir(fx->dir, name, sizeof name), 1);
+	assert_string_equal(name, "0f8fad5b-d9cb-469f-a165-70867728950e.eml");
+	size_t n = expected(&fx->m, ID, want, sizeof want);
+	assert_int_equal(read_file(fx->dir, name, got, sizeof got), (long)n);
+	assert_memory_equal(got, want, n);
+}
+
+static void test_second_send_is_noop(void **state)
+{
+	struct fixture *fx = *state;
+	static char want[FILE_CAP], got[FILE_CAP];
+	char name[256];
+	struct stat a, b;
+	open_outbox(fx);
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf), 0);
+	size_t n = expected(&fx->m, ID, want, sizeof want);
+	assert_int_equal(fstatat(fx->o.dirfd, "0f8fad5b-d9cb-469f-a165-70867728950e.eml", &a, 0),
+	                 0);
+	fx->m.subject = S("A different message");
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW + 60, fx->wbuf, sizeof fx->wbuf), 1);
+	assert_int_equal(fstatat(fx->o.dirfd, "0f8fad5b-d9cb-469f-a165-70867728950e.eml", &b, 0),
+	                 0);
+	assert_true(a.st_ino == b.st_ino);
+	assert_int_equal(list_dir(fx->dir, name, sizeof name), 1);
+	assert_int_equal(read_file(fx->dir, name, got, sizeof got), (long)n);
+	assert_memory_equal(got, want, n);
+}
+
+static void test_leftover_temp_is_replaced(void **state)
+{
+	struct fixture *fx = *state;
+	static char want[FILE_CAP], got[FILE_CAP];
+	char name[256];
+	open_outbox(fx);
+	int fd = openat(fx->o.dirfd, ".0f8fad5b-d9cb-469f-a165-70867728950e.tmp",
+	                O_WRONLY | O_CREAT | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "partial", 7), 7);
+	close(fd);
+	/* A 7-byte staging buffer: the message streams through many writes. */
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, 7), 0);
+	assert_int_equal(list_dir(fx->dir, name, sizeof name), 1);
+	assert_string_equal(name, "0f8fad5b-d9cb-469f-a165-70867728950e.eml");
+	size_t n = expected(&fx->m, ID, want, sizeof want);
+	assert_int_equal(read_file(fx->dir, name, got, sizeof got), (long)n);
+	assert_memory_equal(got, want, n);
+}
+
+static void test_two_ids(void **state)
+{
+	struct fixture *fx = *state;
+	char name[256];
+	open_outbox(fx);
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf), 0);
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID2, NOW, fx->wbuf, sizeof fx->wbuf), 0);
+	assert_int_equal(list_dir(fx->dir, name, sizeof name), 2);
+	assert_int_equal(outbox_status(&fx->o, ID), 1);
+	assert_int_equal(outbox_status(&fx->o, ID2), 1);
+}
+
+static void test_bad_ids(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const bad[] = {
+	    "",
+	    "../../../../../../../../../etc/passwd",
+	    "0f8fad5b-d9cb-469f-a165-70867728950",   /* 35 */
+	    "0f8fad5b-d9cb-469f-a165-70867728950e0", /* 37 */
+	    "0F8FAD5B-D9CB-469F-A165-70867728950E",  /* upper case */
+	    "0f8fad5b/d9cb-469f-a165-70867728950e",
+	    "0f8fad5b-d9cb-469f-a165-7086772895.e",
+	};
+	char name[256];
+	open_outbox(fx);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(
+		    outbox_send(&fx->o, &fx->m, bad[i], NOW, fx->wbuf, sizeof fx->wbuf),
+		    -ERR_INTERNAL);
+		assert_int_equal(outbox_status(&fx->o, bad[i]), -ERR_INTERNAL);
+	}
+	assert_int_equal(list_dir(fx->dir, name, sizeof name), 0);
+}
+
+static void test_refused_message_leaves_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	char name[256];
+	open_outbox(fx);
+	fx->m.to[0] = S("a@b.com\r\nBcc: x@evil.example");
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf),
+	                 -ERR_INTERNAL);
+	assert_int_equal(list_dir(fx->dir, name, sizeof name), 0);
+	assert_int_equal(outbox_status(&fx->o, ID), 0);
+}
+
+static void test_open_under_regular_file(void **state)
+{
+	struct fixture *fx = *state;
+	char file[128], path[PATH_CAP], want[PATH_CAP + 64], err[PATH_CAP + 64];
+	snprintf(file, sizeof file, "%s/plain", fx->base);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+
+	snprintf(path, sizeof path, "%s/outbox", file);
+	assert_int_equal(outbox_open(&fx->o, path, SENDER, err, sizeof err), -ERR_OUTBOX);
+	assert_int_equal(fx->o.dirfd, -1);
+	snprintf(want, sizeof want, "outbox %s: Not a directory", path);
+	assert_string_equal(err, want);
+
+	/* The path itself a regular file. */
+	assert_int_equal(outbox_open(&fx->o, file, SENDER, err, sizeof err), -ERR_OUTBOX);
+	snprintf(want, sizeof want, "outbox %s: Not a directory", file);
+	assert_string_equal(err, want);
+
+	/* A missing parent: one level only is created. */
+	snprintf(path, sizeof path, "%s/no/such", fx->base);
+	assert_int_equal(outbox_open(&fx->o, path, SENDER, err, sizeof err), -ERR_OUTBOX);
+	snprintf(want, sizeof want, "outbox %s: No such file or directory", path);
+	assert_string_equal(err, want);
+
+	/* A short errbuf is truncated, still NUL-terminated. */
+	char tiny[8];
+	assert_int_equal(outbox_open(&fx->o, path, SENDER, tiny, sizeof tiny), -ERR_OUTBOX);
+	assert_string_equal(tiny, "outbox ");
+}
+
+static void test_closed_outbox(void **state)
+{
+	struct fixture *fx = *state;
+	open_outbox(fx);
+	outbox_close(&fx->o);
+	outbox_close(&fx->o); /* twice is harmless */
+	assert_int_equal(outbox_status(&fx->o, ID), -ERR_INTERNAL);
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf),
+	                 -ERR_INTERNAL);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_open_creates_dir),
+	    T(test_send_and_status),
+	    T(test_second_send_is_noop),
+	    T(test_leftover_temp_is_replaced),
+	    T(test_two_ids),
+	    T(test_bad_ids),
+	    T(test_refused_message_leaves_nothing),
+	    T(test_open_under_regular_file),
+	    T(test_closed_outbox),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
