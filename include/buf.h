@@ -43,6 +43,10 @@ void buf_put_u64(struct buf *b, uint64_t v);
 /* Lower-case hex of data[0..n), two digits a byte. */
 void buf_put_hex(struct buf *b, const void *data, size_t n);
 
+/* Memory mode: NUL-terminates the text (dropping its last byte when full) and returns b->p,
+ * for one-line error messages written into caller buffers. cap MUST be > 0. */
+const char *buf_cstr(struct buf *b);
+
 /* fd mode: writes what is staged; no-op in memory mode. Returns 0 or the sticky error. */
 int buf_flush(struct buf *b);
 

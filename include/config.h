@@ -8,7 +8,8 @@
 #define NOTIFY_CONFIG_H
 
 #include <stddef.h>
-#include <stdio.h>
+
+#include "buf.h"
 
 /*
  * X(field, VARIABLE, kind, default, min, max, help). Kinds: INT (decimal, min..max), STR (any
@@ -71,6 +72,6 @@ int config_load(struct config *c, const char *(*get)(const char *name), char *er
 long config_port(const struct config *c);
 
 /* Writes the --help table of every variable with its default. */
-void config_help(FILE *f);
+void config_help(struct buf *b);
 
 #endif

@@ -123,6 +123,14 @@ void buf_put_hex(struct buf *b, const void *data, size_t n)
 }
 
 /* see buf.h */
+const char *buf_cstr(struct buf *b)
+{
+	size_t end = b->len < b->cap ? b->len : b->cap - 1;
+	b->p[end] = 0;
+	return b->p;
+}
+
+/* see buf.h */
 int buf_finish(struct buf *b)
 {
 	return buf_flush(b);

@@ -1,8 +1,6 @@
 /* config.c: loads and validates struct config from one table (config.h). Start-up only. */
 #include "config.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -26,18 +24,57 @@ static const struct var vars[] = {
 #undef CONFIG_ROW
 };
 
-/* Parses a whole decimal integer within [min, max]. */
+/* Parses a whole decimal integer (digits, optional leading '-') within [min, max]. */
 static int parse_long(const char *s, long min, long max, long *out)
 {
-	char *end;
-	if (!*s || *s == '+' || *s == ' ')
+	int neg = *s == '-';
+	long v = 0;
+	s += neg;
+	if (!*s)
 		return -1;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (max + 9) / 10 + 1)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	v = neg ? -v : v;
+	if (v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* Appends a long in decimal. */
+static void put_long(struct buf *b, long v)
+{
+	if (v < 0) {
+		buf_putc(b, '-');
+		v = -v;
+	}
+	buf_put_u64(b, (uint64_t)v);
+}
+
+/* Writes "NAME: what (got "value")" into the error buffer; value NULL omits the quote. */
+static int bad(char *err, size_t cap, const struct var *v, const char *what, const char *value)
+{
+	struct buf b;
+	buf_init(&b, err, cap);
+	buf_puts(&b, v->name);
+	buf_puts(&b, ": ");
+	buf_puts(&b, what);
+	if (v->kind == INT) {
+		buf_puts(&b, " from ");
+		put_long(&b, v->min);
+		buf_puts(&b, " to ");
+		put_long(&b, v->max);
+	}
+	if (value) {
+		buf_puts(&b, " (got \"");
+		buf_append(&b, value, strnlen(value, 80));
+		buf_puts(&b, "\")");
+	}
+	buf_cstr(&b);
+	return -1;
 }
 
 /* Loads one variable into c; returns -1 with err filled when the value is bad. */
@@ -48,35 +85,34 @@ static int load(struct config *c, const struct var *v, const char *val, char *er
 	switch (v->kind) {
 	case INT: {
 		long n = 0;
-		if (*s && parse_long(s, v->min, v->max, &n) < 0) {
-			snprintf(err, cap, "%s: must be an integer from %ld to %ld (got \"%.40s\")",
-				 v->name, v->min, v->max, s);
-			return -1;
-		}
+		if (*s && parse_long(s, v->min, v->max, &n) < 0)
+			return bad(err, cap, v, "must be an integer", s);
 		memcpy(field, &n, sizeof n);
 		return 0;
 	}
 	case LEVEL: {
 		int l = log_level_parse(s);
-		if (l < 0) {
-			snprintf(err, cap, "%s: must be debug, info, warn, error or off (got \"%.40s\")",
-				 v->name, s);
-			return -1;
-		}
+		if (l < 0)
+			return bad(err, cap, v, "must be debug, info, warn, error or off", s);
 		memcpy(field, &l, sizeof l);
 		return 0;
 	}
 	case ADDR:
-		if (!notify_addr_valid(s, strlen(s))) {
-			snprintf(err, cap, "%s: not a valid e-mail address (got \"%.80s\")", v->name, s);
-			return -1;
-		}
+		if (!notify_addr_valid(s, strlen(s)))
+			return bad(err, cap, v, "not a valid e-mail address", s);
 		break;
 	case STR:
 	case SECRET:
-		if (strlen(s) > (size_t)v->max || (v->min > 0 && !*s)) {
-			snprintf(err, cap, "%s: must be %ld to %ld bytes long", v->name, v->min, v->max);
-			return -1;
+		if (v->min > 0 && !*s)
+			return bad(err, cap, v, "must not be empty", 0);
+		if (strlen(s) > (size_t)v->max) {
+			char what[48];
+			struct buf w;
+			buf_init(&w, what, sizeof what);
+			buf_puts(&w, "must be at most ");
+			put_long(&w, v->max);
+			buf_puts(&w, " bytes long");
+			return bad(err, cap, v, buf_cstr(&w), 0); /* never echo: it may be a secret */
 		}
 		break;
 	}
@@ -87,6 +123,8 @@ static int load(struct config *c, const struct var *v, const char *val, char *er
 /* Checks the comma-separated sender list: each entry a valid address. */
 static int check_senders(const char *list, char *err, size_t cap)
 {
+	static const struct var senders = {"NOTIFY_ALLOWED_SENDERS", STR, "", 0, 0, "", 0};
+	char one[NOTIFY_MAX_ADDR + 1];
 	const char *p = list;
 	while (*p) {
 		while (*p == ' ' || *p == ',')
@@ -98,9 +136,10 @@ static int check_senders(const char *list, char *err, size_t cap)
 		while (n > 0 && s[n - 1] == ' ')
 			n--;
 		if (n > 0 && !notify_addr_valid(s, n)) {
-			snprintf(err, cap, "NOTIFY_ALLOWED_SENDERS: \"%.*s\" is not a valid e-mail address",
-				 (int)(n > 80 ? 80 : n), s);
-			return -1;
+			size_t k = n < NOTIFY_MAX_ADDR ? n : NOTIFY_MAX_ADDR;
+			memcpy(one, s, k);
+			one[k] = 0;
+			return bad(err, cap, &senders, "an entry is not a valid e-mail address", one);
 		}
 	}
 	return 0;
@@ -123,12 +162,19 @@ long config_port(const struct config *c)
 }
 
 /* see config.h */
-void config_help(FILE *f)
+void config_help(struct buf *b)
 {
-	fprintf(f, "Environment variables (default in brackets):\n");
+	buf_puts(b, "Environment variables (default in brackets):\n");
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
 		const struct var *v = &vars[i];
-		fprintf(f, "  %-29s %s [%s]\n", v->name, v->help,
-			v->kind == SECRET ? "unset" : (*v->def ? v->def : "unset"));
+		size_t n = strlen(v->name);
+		buf_puts(b, "  ");
+		buf_puts(b, v->name);
+		for (; n < 30; n++)
+			buf_putc(b, ' ');
+		buf_puts(b, v->help);
+		buf_puts(b, " [");
+		buf_puts(b, v->kind == SECRET || !*v->def ? "unset" : v->def);
+		buf_puts(b, "]\n");
 	}
 }

@@ -189,7 +189,7 @@ static int parse_fields(struct scan *s, struct http_header *headers, size_t max,
 		if (s->p[s->i] == '\r' || s->p[s->i] == '\n')
 			return take_eol(s);
 		if (is_ows(s->p[s->i]))
-			return -ERR_BAD_REQUEST; /* obs-fold, or whitespace before the first field */
+			return -ERR_BAD_REQUEST; /* obs-fold, or SP before the first field */
 		if (*count == max)
 			return -ERR_HEADERS_TOO_LARGE;
 		int r = parse_field(s, &headers[*count]);
@@ -201,7 +201,7 @@ static int parse_fields(struct scan *s, struct http_header *headers, size_t max,
 
 /* Full parse of the window p[0..n); fills *req only on success. */
 static int parse_block(const char *buf, size_t n, struct http_request *req,
-		       struct http_header *headers, size_t max_headers)
+                       struct http_header *headers, size_t max_headers)
 {
 	struct scan s = {(const unsigned char *)buf, n, 0};
 	struct http_request r = {0};
@@ -224,6 +224,8 @@ static int parse_block(const char *buf, size_t n, struct http_request *req,
 /* 1 when buf[from..len) holds the end of a header block: LF LF or LF CR LF. */
 static int has_blank_line(const char *buf, size_t len, size_t from)
 {
+	if (from >= len)
+		return 0;
 	const char *p = buf + from, *end = buf + len;
 	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		if (end - p >= 2 && p[1] == '\n')
@@ -243,12 +245,12 @@ static int has_blank_line(const char *buf, size_t len, size_t from)
  * `headers` may be written even when the result is not a success; *req only on success.
  */
 int http_request_parse(const char *buf, size_t len, struct http_request *req,
-		       struct http_header *headers, size_t max_headers, size_t last_len)
+                       struct http_header *headers, size_t max_headers, size_t last_len)
 {
 	size_t window = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
 	if (max_headers > HTTP_MAX_HEADERS)
 		max_headers = HTTP_MAX_HEADERS;
-	/* A block end is LF LF or LF CR LF; one that arrived since last time starts >= last_len-2. */
+	/* A block end is LF LF or LF CR LF; one that is new starts at last_len - 2 or later. */
 	if (last_len > 0 && len <= HTTP_MAX_HEADER_BYTES &&
 	    !has_blank_line(buf, len, last_len >= 3 ? last_len - 3 : 0))
 		return -ERR_PARTIAL;
@@ -365,7 +367,7 @@ static int expectation(const struct http_request *req, int *cont)
 	return 0;
 }
 
-#define CONN_CLOSE 1u
+#define CONN_CLOSE      1u
 #define CONN_KEEP_ALIVE 2u
 
 /* CONN_ bits of the tokens in one Connection list; other tokens are ignored. */
@@ -505,11 +507,11 @@ static int chunk_step(struct http_chunked *d, unsigned char c)
 			d->state = CH_EXT;
 		return is_ows(c) || c == ';' ? 0 : -ERR_BAD_CHUNK;
 	case CH_EXT:
+		if (c == '\n')
+			return size_line_done(d);
 		if (c == '\r')
 			d->state = CH_SIZE_LF;
-		else if (c == '\n')
-			return size_line_done(d);
-		return c == '\r' || is_field_char(c) ? 0 : -ERR_BAD_CHUNK;
+		return c == '\r' || is_field_char(c) ? 0 : -ERR_BAD_CHUNK; /* CTLs but HTAB fail */
 	case CH_SIZE_LF:
 		return c == '\n' ? size_line_done(d) : -ERR_BAD_CHUNK;
 	case CH_DATA_END:
@@ -596,43 +598,43 @@ struct reason {
 
 /* RFC 9110 15 names (413 and 422 as renamed there), plus 429 and 431 from RFC 6585. */
 static const struct reason reasons[] = {
-	{100, "Continue"},
-	{101, "Switching Protocols"},
-	{200, "OK"},
-	{201, "Created"},
-	{202, "Accepted"},
-	{204, "No Content"},
-	{301, "Moved Permanently"},
-	{302, "Found"},
-	{304, "Not Modified"},
-	{307, "Temporary Redirect"},
-	{308, "Permanent Redirect"},
-	{400, "Bad Request"},
-	{401, "Unauthorized"},
-	{403, "Forbidden"},
-	{404, "Not Found"},
-	{405, "Method Not Allowed"},
-	{406, "Not Acceptable"},
-	{408, "Request Timeout"},
-	{409, "Conflict"},
-	{410, "Gone"},
-	{411, "Length Required"},
-	{412, "Precondition Failed"},
-	{413, "Content Too Large"},
-	{414, "URI Too Long"},
-	{415, "Unsupported Media Type"},
-	{417, "Expectation Failed"},
-	{422, "Unprocessable Content"},
-	{426, "Upgrade Required"},
-	{428, "Precondition Required"},
-	{429, "Too Many Requests"},
-	{431, "Request Header Fields Too Large"},
-	{500, "Internal Server Error"},
-	{501, "Not Implemented"},
-	{502, "Bad Gateway"},
-	{503, "Service Unavailable"},
-	{504, "Gateway Timeout"},
-	{505, "HTTP Version Not Supported"},
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {417, "Expectation Failed"},
+    {422, "Unprocessable Content"},
+    {426, "Upgrade Required"},
+    {428, "Precondition Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
 };
 
 /* see http.h */
@@ -645,10 +647,12 @@ const char *http_reason(int status)
 	return "Unknown";
 }
 
-/* see http.h
- * status is expected in 100..999; content_type must not contain CR or LF (it is sent as is). */
+/*
+ * see http.h
+ * status is expected in 100..999; content_type must not contain CR or LF (it is sent as is).
+ */
 void http_response_head(struct buf *b, int status, const char *content_type,
-			uint64_t content_length, int keep_alive)
+                        uint64_t content_length, int keep_alive)
 {
 	buf_puts(b, "HTTP/1.1 ");
 	buf_put_u64(b, (uint64_t)(unsigned)status);

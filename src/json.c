@@ -33,7 +33,7 @@ _Static_assert(offsetof(struct json_tok, end) == offsetof(jsmntok_t, end), "json
 _Static_assert(offsetof(struct json_tok, size) == offsetof(jsmntok_t, size), "json_tok.size");
 _Static_assert(sizeof(enum json_type) == sizeof(jsmntype_t), "json_type size");
 _Static_assert((int)JSON_OBJECT == (int)JSMN_OBJECT && (int)JSON_ARRAY == (int)JSMN_ARRAY,
-	       "container types");
+               "container types");
 
 /* ---- small predicates ----------------------------------------------------------------------- */
 
@@ -106,7 +106,7 @@ int utf8_valid(const char *s, size_t n)
 	while (i < n) {
 		unsigned c = p[i];
 		unsigned lo = 0x80, hi = 0xbf; /* range of the second byte */
-		size_t k;                       /* continuation bytes */
+		size_t k;                      /* continuation bytes */
 		if (c < 0x80) {
 			i++;
 			continue;
@@ -152,7 +152,7 @@ struct walk {
 	const char *js;
 	size_t len;
 	struct frame st[JSON_MAX_DEPTH];
-	int depth; /* frames in use */
+	int depth;  /* frames in use */
 	size_t pos; /* offset just past the previous item, or past an opening bracket */
 };
 
@@ -228,10 +228,10 @@ static int walk_one(struct walk *w, const struct json_tok *t, int i, int n)
 		if (r < 0)
 			return r;
 	} else if (t->type != JSON_PRIMITIVE ||
-		   !primitive_ok(w->js + t->start, (size_t)(t->end - t->start))) {
+	           !primitive_ok(w->js + t->start, (size_t)(t->end - t->start))) {
 		return -ERR_JSON_SYNTAX;
 	}
-	w->pos = (size_t)t->end + quote;
+	w->pos = (size_t)t->end + (size_t)quote;
 	return complete(w);
 }
 
@@ -421,7 +421,8 @@ static long escape(const char *s, size_t n, char *u, size_t *used)
 	return -ERR_JSON_SYNTAX;
 }
 
-/* see json.h */
+/* see json.h. A malformed escape (impossible in a token from json_parse) gives
+ * -ERR_JSON_SYNTAX. */
 long json_str_decode(const char *js, const struct json_tok *t, char *out, size_t cap)
 {
 	const char *s = js + t->start;

@@ -3,7 +3,6 @@
  * serves. The only file that reads the environment or allocates; nothing here runs per request.
  */
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,16 +23,30 @@
 /* Length of a start-up error line. */
 #define MAIN_ERR_MAX 256
 
-static void usage(FILE *f)
+/* Writes text to fd in full (start-up messages only). */
+static void say(int fd, const char *text)
 {
-	fprintf(f, "notify-handler %s: e-mail notifications over HTTP (standalone or as an Azure "
-		   "Functions custom handler)\n\n"
-		   "usage: handler [--help | --version]\n\n"
-		   "  POST /api/notification  {\"to_email\",\"subject\",\"message\"} -> 202 {\"id\",\"status\"}\n"
-		   "  GET  /api/notification/<id> -> 200 {\"id\",\"status\"}\n"
-		   "  GET  /                 -> 200 readiness\n\n",
-		NOTIFY_VERSION);
-	config_help(f);
+	struct buf b;
+	char mem[MAIN_ERR_MAX];
+	buf_init_fd(&b, mem, sizeof mem, fd);
+	buf_puts(&b, text);
+	buf_finish(&b);
+}
+
+static void usage(void)
+{
+	char mem[1024];
+	struct buf b;
+	buf_init_fd(&b, mem, sizeof mem, STDOUT_FILENO);
+	buf_puts(&b, "notify-handler " NOTIFY_VERSION
+		     ": e-mail notifications over HTTP (standalone or as an Azure Functions custom "
+		     "handler)\n\nusage: handler [--help | --version]\n\n"
+		     "  POST /api/notification  {\"to_email\",\"subject\",\"message\"} -> 202 "
+		     "{\"id\",\"status\"}\n"
+		     "  GET  /api/notification/<id> -> 200 {\"id\",\"status\"}\n"
+		     "  GET  /                 -> 200 readiness\n\n");
+	config_help(&b);
+	buf_finish(&b);
 }
 
 static const char *env(const char *name)
@@ -44,7 +57,9 @@ static const char *env(const char *name)
 /* Prints one start-up error line and exits with status 2. */
 static void die(const char *what)
 {
-	fprintf(stderr, "notify-handler: %s\n", what);
+	say(STDERR_FILENO, "notify-handler: ");
+	say(STDERR_FILENO, what);
+	say(STDERR_FILENO, "\n");
 	struct log_line l;
 	if (log_begin(&l, LOG_ERROR, "server.start_failed")) {
 		log_cstr(&l, "error", what);
@@ -100,14 +115,16 @@ int main(int argc, char **argv)
 	/* 1. Arguments: only --help and --version. */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
+			usage();
 			return 0;
 		}
 		if (!strcmp(argv[i], "--version")) {
-			printf("notify-handler %s\n", NOTIFY_VERSION);
+			say(STDOUT_FILENO, "notify-handler " NOTIFY_VERSION "\n");
 			return 0;
 		}
-		fprintf(stderr, "notify-handler: unknown argument \"%s\" (try --help)\n", argv[i]);
+		say(STDERR_FILENO, "notify-handler: unknown argument \"");
+		say(STDERR_FILENO, argv[i]);
+		say(STDERR_FILENO, "\" (try --help)\n");
 		return 2;
 	}
 

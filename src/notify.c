@@ -12,7 +12,7 @@
 #include "err.h"
 
 #define STR_(x) #x
-#define STR(x) STR_(x) /* the text of a numeric constant, for fixed detail lines */
+#define STR(x)  STR_(x) /* the text of a numeric constant, for fixed detail lines */
 
 /* RFC 6838 4.2: a type or subtype name is at most 127 characters. */
 #define MEDIA_MAX_NAME 127
@@ -63,8 +63,7 @@ static void put_sanitized(struct buf *b, const char *s, size_t n)
 
 /* Fills *c->e (field from w, or "" when w is NULL; detail = lead + detail, lead may be NULL)
  * and returns err. Both strings are truncated to fit and NUL-terminated. */
-static int fail(struct ctx *c, int err, const struct where *w, const char *lead,
-		const char *detail)
+static int fail(struct ctx *c, int err, const struct where *w, const char *lead, const char *detail)
 {
 	struct buf b;
 	buf_init(&b, c->e->field, sizeof c->e->field - 1);
@@ -166,7 +165,8 @@ static int dot_atom_ok(const char *s, size_t n)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
-		if (ch == '.' ? s[i - 1] == '.' : !is_alnum(ch) && !in_set(ch, "!#$%&'*+-/=?^_`{|}~"))
+		if (ch == '.' ? s[i - 1] == '.'
+		              : !is_alnum(ch) && !in_set(ch, "!#$%&'*+-/=?^_`{|}~"))
 			return 0;
 	}
 	return 1;
@@ -224,7 +224,7 @@ static int address(struct ctx *c, int i, const struct where *w, struct notify_st
 		return r;
 	if (out->len > NOTIFY_MAX_ADDR)
 		return fail(c, -ERR_FIELD_TOO_LONG, w, NULL,
-			    "an e-mail address is at most " STR(NOTIFY_MAX_ADDR) " bytes");
+		            "an e-mail address is at most " STR(NOTIFY_MAX_ADDR) " bytes");
 	if (!notify_addr_valid(out->p, out->len))
 		return fail(c, -ERR_FIELD_INVALID, w, NULL, "not a valid e-mail address");
 	return 0;
@@ -232,7 +232,7 @@ static int address(struct ctx *c, int i, const struct where *w, struct notify_st
 
 /* to_email, cc, bcc, reply_to: a string or an array of strings, appended to dst[*count]. */
 static int addr_list(struct ctx *c, int v, const struct where *w, struct notify_str *dst,
-		     unsigned *count)
+                     unsigned *count)
 {
 	const struct json_tok *t = &c->tok[v];
 	const struct notify_msg *m = c->msg;
@@ -240,14 +240,14 @@ static int addr_list(struct ctx *c, int v, const struct where *w, struct notify_
 	long n = t->type == JSON_ARRAY ? t->size : 1;
 	if (t->type != JSON_STRING && t->type != JSON_ARRAY)
 		return fail(c, -ERR_FIELD_TYPE, w, w->name,
-			    " must be a string or an array of strings");
+		            " must be a string or an array of strings");
 	if (!reply && n > NOTIFY_MAX_RECIPIENTS - (long)(m->n_to + m->n_cc + m->n_bcc))
 		return fail(c, -ERR_TOO_MANY_RECIPIENTS, w, NULL,
-			    "at most " STR(NOTIFY_MAX_RECIPIENTS) " recipients in to_email, cc and "
-								   "bcc together");
+		            "at most " STR(NOTIFY_MAX_RECIPIENTS) " recipients in to_email, cc and "
+		                                                  "bcc together");
 	if (reply && n > NOTIFY_MAX_REPLY_TO)
 		return fail(c, -ERR_TOO_MANY_ITEMS, w, NULL,
-			    "at most " STR(NOTIFY_MAX_REPLY_TO) " reply_to addresses");
+		            "at most " STR(NOTIFY_MAX_REPLY_TO) " reply_to addresses");
 	if (t->type == JSON_STRING)
 		return address(c, v, w, &dst[(*count)++]);
 	for (int j = 0, i = v + 1; j < n; j++, i = json_next(c->tok, c->ntok, i)) {
@@ -256,7 +256,7 @@ static int addr_list(struct ctx *c, int v, const struct where *w, struct notify_
 		wj.idx = j;
 		if (c->tok[i].type != JSON_STRING)
 			return fail(c, -ERR_FIELD_TYPE, &wj, w->name,
-				    " must be a string or an array of strings");
+			            " must be a string or an array of strings");
 		r = address(c, i, &wj, &dst[(*count)++]);
 		if (r < 0)
 			return r;
@@ -297,7 +297,7 @@ static int sender(struct ctx *c, int v, const struct where *w)
 		return r;
 	if (!sender_allowed(c->pol ? c->pol->allowed_senders : NULL, &c->msg->from))
 		return fail(c, -ERR_SENDER_NOT_ALLOWED, w, NULL,
-			    "this sender address is not allowed by the service configuration");
+		            "this sender address is not allowed by the service configuration");
 	return 0;
 }
 
@@ -316,10 +316,10 @@ static int subject(struct ctx *c, int v, const struct where *w)
 		return fail(c, -ERR_FIELD_INVALID, w, NULL, "subject must not be empty");
 	if (s->len > NOTIFY_MAX_SUBJECT)
 		return fail(c, -ERR_FIELD_TOO_LONG, w, NULL,
-			    "subject is at most " STR(NOTIFY_MAX_SUBJECT) " bytes of UTF-8");
+		            "subject is at most " STR(NOTIFY_MAX_SUBJECT) " bytes of UTF-8");
 	if (has_control(s->p, s->len))
 		return fail(c, -ERR_FIELD_INVALID, w, NULL,
-			    "subject must not contain control characters or line breaks");
+		            "subject must not contain control characters or line breaks");
 	return 0;
 }
 
@@ -345,16 +345,16 @@ static int file_name(struct ctx *c, int v, const struct where *w, struct notify_
 		return fail(c, -ERR_FIELD_INVALID, w, NULL, "attachment name must not be empty");
 	if (s->len > NOTIFY_MAX_FILENAME)
 		return fail(c, -ERR_FIELD_TOO_LONG, w, NULL,
-			    "attachment name is at most " STR(NOTIFY_MAX_FILENAME) " bytes");
+		            "attachment name is at most " STR(NOTIFY_MAX_FILENAME) " bytes");
 	if (has_control(s->p, s->len))
 		return fail(c, -ERR_FIELD_INVALID, w, NULL,
-			    "attachment name must not contain control characters");
+		            "attachment name must not contain control characters");
 	if (memchr(s->p, '/', s->len) || memchr(s->p, '\\', s->len))
 		return fail(c, -ERR_FIELD_INVALID, w, NULL,
-			    "attachment name must not contain '/' or '\\'");
+		            "attachment name must not contain '/' or '\\'");
 	if ((s->len == 1 && s->p[0] == '.') || (s->len == 2 && !memcmp(s->p, "..", 2)))
 		return fail(c, -ERR_FIELD_INVALID, w, NULL,
-			    "attachment name must not be \".\" or \"..\"");
+		            "attachment name must not be \".\" or \"..\"");
 	return 0;
 }
 
@@ -387,10 +387,10 @@ static int content_type(struct ctx *c, int v, const struct where *w, struct noti
 		return r;
 	if (s->len > NOTIFY_MAX_CONTENT_TYPE)
 		return fail(c, -ERR_FIELD_TOO_LONG, w, NULL,
-			    "content_type is at most " STR(NOTIFY_MAX_CONTENT_TYPE) " bytes");
+		            "content_type is at most " STR(NOTIFY_MAX_CONTENT_TYPE) " bytes");
 	if (!media_type_ok(s->p, s->len))
 		return fail(c, -ERR_FIELD_INVALID, w, NULL,
-			    "content_type must be type/subtype (RFC 6838), without parameters");
+		            "content_type must be type/subtype (RFC 6838), without parameters");
 	return 0;
 }
 
@@ -405,7 +405,7 @@ static int content_data(struct ctx *c, int v, const struct where *w, struct noti
 	n = b64_check(a->content_base64.p, a->content_base64.len);
 	if (n < 0)
 		return fail(c, -ERR_FIELD_INVALID, w, NULL,
-			    "content_base64 must be canonical base64 (RFC 4648, padded, one line)");
+		            "content_base64 must be canonical base64 (RFC 4648, padded, one line)");
 	a->size = (size_t)n;
 	return 0;
 }
@@ -417,8 +417,8 @@ static int attachment(struct ctx *c, int v, const struct where *w, struct notify
 	struct where wk = *w;
 	if (c->tok[v].type != JSON_OBJECT)
 		return fail(c, -ERR_FIELD_TYPE, w, NULL,
-			    "an attachment must be an object with name, content_type and "
-			    "content_base64");
+		            "an attachment must be an object with name, content_type and "
+		            "content_base64");
 	for (int m = 0, i = v + 1; m < c->tok[v].size; m++, i = json_next(c->tok, c->ntok, i + 1)) {
 		struct notify_str key;
 		int k, r = decode(c, i, w, &key);
@@ -429,8 +429,8 @@ static int attachment(struct ctx *c, int v, const struct where *w, struct notify
 		k = lookup(att_keys, A_COUNT, &key);
 		if (k < 0)
 			return fail(c, -ERR_FIELD_UNKNOWN, &wk, NULL,
-				    "unknown attachment field; known: name, content_type, "
-				    "content_base64");
+			            "unknown attachment field; known: name, content_type, "
+			            "content_base64");
 		wk.sub = att_keys[k]; /* the decoded key is overwritten by the value below */
 		wk.sub_len = strlen(att_keys[k]);
 		if (seen & 1u << k)
@@ -440,7 +440,7 @@ static int attachment(struct ctx *c, int v, const struct where *w, struct notify
 			return fail(c, -ERR_FIELD_TYPE, &wk, att_keys[k], " must be a string");
 		r = k == A_NAME   ? file_name(c, i + 1, &wk, &a->name)
 		    : k == A_TYPE ? content_type(c, i + 1, &wk, &a->content_type)
-				  : content_data(c, i + 1, &wk, a);
+		                  : content_data(c, i + 1, &wk, a);
 		if (r < 0)
 			return r;
 	}
@@ -460,7 +460,7 @@ static int attachments(struct ctx *c, int v, const struct where *w)
 		return fail(c, -ERR_FIELD_TYPE, w, NULL, "attachments must be an array of objects");
 	if (t->size > NOTIFY_MAX_ATTACHMENTS)
 		return fail(c, -ERR_TOO_MANY_ITEMS, w, NULL,
-			    "at most " STR(NOTIFY_MAX_ATTACHMENTS) " attachments");
+		            "at most " STR(NOTIFY_MAX_ATTACHMENTS) " attachments");
 	for (int j = 0, i = v + 1; j < t->size; j++, i = json_next(c->tok, c->ntok, i)) {
 		struct where wj = *w;
 		int r;
@@ -475,9 +475,20 @@ static int attachments(struct ctx *c, int v, const struct where *w)
 
 /* ---- the request ---------------------------------------------------------------------------- */
 
-enum { K_TO, K_CC, K_BCC, K_REPLY_TO, K_SUBJECT, K_MESSAGE, K_HTML, K_ATTACHMENTS, K_FROM, K_COUNT };
+enum {
+	K_TO,
+	K_CC,
+	K_BCC,
+	K_REPLY_TO,
+	K_SUBJECT,
+	K_MESSAGE,
+	K_HTML,
+	K_ATTACHMENTS,
+	K_FROM,
+	K_COUNT
+};
 static const char *const root_keys[K_COUNT] = {
-	"to_email", "cc", "bcc", "reply_to", "subject", "message", "html", "attachments", "from",
+    "to_email", "cc", "bcc", "reply_to", "subject", "message", "html", "attachments", "from",
 };
 
 /* The value at token v of root key k. */
@@ -521,8 +532,8 @@ static int walk_root(struct ctx *c)
 		k = lookup(root_keys, K_COUNT, &key);
 		if (k < 0)
 			return fail(c, -ERR_FIELD_UNKNOWN, &w, NULL,
-				    "unknown field; known: to_email, cc, bcc, reply_to, subject, "
-				    "message, html, attachments, from");
+			            "unknown field; known: to_email, cc, bcc, reply_to, subject, "
+			            "message, html, attachments, from");
 		if (seen & 1u << k)
 			return fail(c, -ERR_FIELD_DUPLICATE, &w, NULL, "this field appears twice");
 		seen |= 1u << k;
@@ -541,7 +552,7 @@ static int required(struct ctx *c)
 	if (m->n_to == 0) {
 		w = at("to_email");
 		return fail(c, -ERR_FIELD_MISSING, &w, NULL,
-			    "to_email is required (an address or a non-empty array)");
+		            "to_email is required (an address or a non-empty array)");
 	}
 	if (m->subject.len == 0) {
 		w = at("subject");
@@ -565,8 +576,8 @@ static const char *parse_detail(int r)
 
 /* see notify.h */
 int notify_parse(const char *body, size_t len, struct json_tok *tok, unsigned ntok, char *scratch,
-		 size_t scratch_cap, const struct notify_policy *pol, struct notify_msg *msg,
-		 struct notify_error *e)
+                 size_t scratch_cap, const struct notify_policy *pol, struct notify_msg *msg,
+                 struct notify_error *e)
 {
 	struct ctx c = {body, tok, 0, scratch, scratch_cap, 0, pol, msg, e};
 	int n = json_parse(body, len, tok, ntok);

@@ -61,7 +61,13 @@ int outbox_open(struct outbox *o, const char *path, const char *sender, char *er
 	if (mkdir(path, OUTBOX_DIR_MODE) == 0 || errno == EEXIST)
 		fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(errbuf, errcap, "outbox %s: %s", path, strerror(errno));
+		struct buf e;
+		buf_init(&e, errbuf, errcap);
+		buf_puts(&e, "outbox ");
+		buf_puts(&e, path);
+		buf_puts(&e, ": ");
+		buf_puts(&e, strerror(errno));
+		buf_cstr(&e);
 		return -ERR_OUTBOX;
 	}
 	o->dirfd = fd;

@@ -12,7 +12,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -251,7 +250,8 @@ static int serve_one(struct server_worker *w, int fd, size_t *len)
 	if (f.body == HTTP_BODY_LENGTH && f.content_length > s->o.max_body)
 		return early_error(w, fd, &req, -ERR_BODY_TOO_LARGE, t0);
 	size_t blen = f.body == HTTP_BODY_LENGTH ? (size_t)f.content_length : 0, rest = 0;
-	if (f.expect_continue && body_pending && *len == (size_t)hlen)
+	/* RFC 9110 10.1.1: a 100 goes only to HTTP/1.1 clients that have not sent the body yet. */
+	if (f.expect_continue && req.minor_version == 1 && body_pending && *len == (size_t)hlen)
 		write_all(s, fd, continue_100, sizeof continue_100 - 1);
 	if (f.body == HTTP_BODY_LENGTH) {
 		rc = read_body_length(w, fd, (size_t)hlen, blen, len);
@@ -474,14 +474,25 @@ int server_init(struct server *s, const struct server_opts *o, struct app *app,
 		conns[i].state = CONN_FREE;
 		free_idx[s->nfree++] = i;
 	}
+	struct buf e;
+	buf_init(&e, err, cap);
 	if (sl == 0) {
-		snprintf(err, cap, "BIND: \"%.64s\" is not an IPv4 or IPv6 address", o->bind);
+		buf_puts(&e, "BIND: \"");
+		buf_puts(&e, o->bind);
+		buf_puts(&e, "\" is not an IPv4 or IPv6 address");
+		buf_cstr(&e);
 		return -1;
 	}
 	s->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
 	    bind(s->lfd, (struct sockaddr *)&ss, sl) < 0 || listen(s->lfd, SOMAXCONN) < 0) {
-		snprintf(err, cap, "listen on %s port %d: %s", o->bind, o->port, strerror(errno));
+		buf_puts(&e, "listen on ");
+		buf_puts(&e, o->bind);
+		buf_puts(&e, " port ");
+		buf_put_u64(&e, (uint64_t)o->port);
+		buf_puts(&e, ": ");
+		buf_puts(&e, strerror(errno));
+		buf_cstr(&e);
 		return -1;
 	}
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -491,7 +502,9 @@ int server_init(struct server *s, const struct server_opts *o, struct app *app,
 	struct epoll_event ew = {.events = EPOLLIN, .data.u64 = TAG_WAKE};
 	if (s->ep < 0 || s->evfd < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &el) < 0 ||
 	    epoll_ctl(s->ep, EPOLL_CTL_ADD, s->evfd, &ew) < 0) {
-		snprintf(err, cap, "epoll: %s", strerror(errno));
+		buf_puts(&e, "epoll: ");
+		buf_puts(&e, strerror(errno));
+		buf_cstr(&e);
 		return -1;
 	}
 	return 0;
@@ -552,7 +565,12 @@ int server_run(struct server *s)
 	for (int i = 0; i < s->o.workers; i++) {
 		s->w[i].srv = s;
 		if (pthread_create(&s->w[i].thread, &attr, worker_main, &s->w[i]) != 0) {
-			fprintf(stderr, "notify-handler: cannot start worker %d\n", i);
+			struct log_line l;
+			if (log_begin(&l, LOG_ERROR, "server.start_failed")) {
+				log_cstr(&l, "error", "cannot start a worker thread");
+				log_int(&l, "worker", i);
+				log_end(&l);
+			}
 			return 1;
 		}
 	}

@@ -1,7 +1,7 @@
 /* transport.c: adapters that put each delivery mechanism behind transport.h. */
 #include "transport.h"
 
-#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "err.h"
@@ -15,7 +15,7 @@ static int outbox_tsend(void *ctx, void *wctx, const struct notify_msg *msg, con
 	if (rc < 0) {
 		r->http_status = 500;
 		r->retry_after_s = 0;
-		snprintf(r->detail, sizeof r->detail, "the outbox directory could not be written");
+		strcpy(r->detail, "the outbox directory could not be written");
 		return rc;
 	}
 	r->state = "Succeeded";
@@ -29,7 +29,7 @@ static int outbox_tstatus(void *ctx, void *wctx, const char *id, struct transpor
 	int rc = outbox_status(ctx, id);
 	if (rc < 0) {
 		r->http_status = 500;
-		snprintf(r->detail, sizeof r->detail, "the outbox directory could not be read");
+		strcpy(r->detail, "the outbox directory could not be read");
 		return rc;
 	}
 	if (rc == 0)
