@@ -19,8 +19,8 @@ enum json_type {
 	JSON_UNDEFINED = 0,
 	JSON_OBJECT = 1,
 	JSON_ARRAY = 2,
-	JSON_STRING = 4, /* the values match jsmntype_t so tokens need no conversion */
-	JSON_PRIMITIVE = 8,
+	JSON_STRING = 4, /* not jsmntype_t's values (Debian's jsmn 1.1.0 numbers them 3 and 4): */
+	JSON_PRIMITIVE = 8, /* json_parse() converts every token after jsmn has run */
 };
 
 /* One token: layout-identical to jsmntok_t (checked by static asserts in json.c). */
@@ -56,7 +56,7 @@ int json_raw_eq(const char *js, const struct json_tok *t, const char *s);
 long json_str_decode(const char *js, const struct json_tok *t, char *out, size_t cap);
 
 /* Appends s[0..n) as a JSON string with quotes, escaping '"', '\\' and control characters
- * (\n, \r, \t as such, others as \u00XX). s is trusted to be UTF-8; bytes >= 0x80 pass as is. */
+ * (\b \f \n \r \t as such, others and 0x7f as \u00XX). s is trusted to be UTF-8; bytes >= 0x80 pass as is. */
 void json_put_str(struct buf *b, const char *s, size_t n);
 
 /* json_put_str of a NUL-terminated string. */

@@ -230,6 +230,9 @@ static int address(struct ctx *c, int i, const struct where *w, struct notify_st
 	return 0;
 }
 
+static const char d_recipients[] =
+    "at most " STR(NOTIFY_MAX_RECIPIENTS) " recipients in to_email, cc and bcc together";
+
 /* to_email, cc, bcc, reply_to: a string or an array of strings, appended to dst[*count]. */
 static int addr_list(struct ctx *c, int v, const struct where *w, struct notify_str *dst,
                      unsigned *count)
@@ -242,9 +245,7 @@ static int addr_list(struct ctx *c, int v, const struct where *w, struct notify_
 		return fail(c, -ERR_FIELD_TYPE, w, w->name,
 		            " must be a string or an array of strings");
 	if (!reply && n > NOTIFY_MAX_RECIPIENTS - (long)(m->n_to + m->n_cc + m->n_bcc))
-		return fail(c, -ERR_TOO_MANY_RECIPIENTS, w, NULL,
-		            "at most " STR(NOTIFY_MAX_RECIPIENTS) " recipients in to_email, cc and "
-		                                                  "bcc together");
+		return fail(c, -ERR_TOO_MANY_RECIPIENTS, w, NULL, d_recipients);
 	if (reply && n > NOTIFY_MAX_REPLY_TO)
 		return fail(c, -ERR_TOO_MANY_ITEMS, w, NULL,
 		            "at most " STR(NOTIFY_MAX_REPLY_TO) " reply_to addresses");
