@@ -56,6 +56,7 @@ struct app_reply {
 	const char *first_rcpt;  /* first To address (for the masked log field) */
 	size_t first_rcpt_len;
 	int replayed;            /* 1 when an Idempotency-Key replay answered */
+	int head_only;           /* a HEAD request: answers carry no content */
 };
 
 /*

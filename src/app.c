@@ -27,13 +27,13 @@ static void answer(struct buf *out, int status, const char *type, const char *ex
 		buf_append(out, body->p, body->len);
 }
 
-/* see app.h */
-void app_problem(struct buf *out, int err, const char *field, const char *detail,
-		 const char *extra_headers, int keep_alive)
+/* A problem answer with an explicit status (a transport may answer 502 for -ERR_IO); for a HEAD
+ * request the head only (RFC 9110 9.3.2). */
+static void problem(struct buf *out, int status, int err, const char *field, const char *detail,
+		    const char *extra_headers, int head_only, int keep_alive)
 {
 	char mem[APP_BODY_MAX];
 	struct buf b;
-	int status = err_http_status(err);
 	buf_init(&b, mem, sizeof mem);
 	buf_puts(&b, "{\"type\":\"urn:notify-handler:problem:");
 	buf_puts(&b, err_slug(err));
@@ -50,7 +50,14 @@ void app_problem(struct buf *out, int err, const char *field, const char *detail
 		json_put_cstr(&b, field);
 	}
 	buf_putc(&b, '}');
-	answer(out, status, "application/problem+json", extra_headers, &b, 0, keep_alive);
+	answer(out, status, "application/problem+json", extra_headers, &b, head_only, keep_alive);
+}
+
+/* see app.h */
+void app_problem(struct buf *out, int err, const char *field, const char *detail,
+		 const char *extra_headers, int keep_alive)
+{
+	problem(out, err_http_status(err), err, field, detail, extra_headers, 0, keep_alive);
 }
 
 /* Path of the target without its query. */
@@ -148,7 +155,7 @@ static void op_answer(struct buf *out, int status, const char *id, const char *s
 	answer(out, status, "application/json", hdr, &b, head_only, keep_alive);
 }
 
-/* Error answer plus bookkeeping for the log. */
+/* Error answer plus bookkeeping for the log; r->head_only set by app_head for HEAD. */
 static int fail(struct buf *out, struct app_reply *r, int err, const char *field,
 		const char *detail, const char *extra, int keep_alive)
 {
@@ -158,7 +165,7 @@ static int fail(struct buf *out, struct app_reply *r, int err, const char *field
 		strncpy(r->field, field, sizeof r->field - 1);
 		r->field[sizeof r->field - 1] = 0;
 	}
-	app_problem(out, err, field, detail, extra, keep_alive);
+	problem(out, r->status, err, field, detail, extra, r->head_only, keep_alive);
 	return r->status;
 }
 
@@ -176,8 +183,8 @@ static int status_route(struct app *a, struct app_slot *s, const char *id, size_
 		return fail(out, r, rc, 0, "no notification has this id", 0, keep_alive);
 	if (rc < 0) {
 		r->err = rc;
-		r->status = tr.http_status;
-		app_problem(out, rc, 0, tr.detail, 0, keep_alive);
+		r->status = tr.http_status ? tr.http_status : err_http_status(rc);
+		problem(out, r->status, rc, 0, tr.detail, 0, head_only, keep_alive);
 		return r->status;
 	}
 	r->status = 200;
@@ -193,6 +200,7 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 	size_t n = path_len(req), sn = sizeof route_send - 1;
 	int get = method_is(req, "GET"), head = method_is(req, "HEAD");
 	memset(r, 0, sizeof *r);
+	r->head_only = head;
 	if (n == 1 && p[0] == '/') {
 		r->route = ROUTE_READY;
 		if (!get && !head)
@@ -282,7 +290,7 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 		buf_putc(&h, 0);
 		r->err = rc;
 		r->status = tr.http_status ? tr.http_status : err_http_status(rc);
-		app_problem(out, rc, 0, tr.detail, extra, keep_alive);
+		problem(out, r->status, rc, 0, tr.detail, extra, 0, keep_alive);
 	} else {
 		r->status = 202;
 		op_answer(out, 202, r->id, tr.state, 0, keep_alive);

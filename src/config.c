@@ -69,8 +69,12 @@ static int bad(char *err, size_t cap, const struct var *v, const char *what, con
 		put_long(&b, v->max);
 	}
 	if (value) {
+		/* At most 80 bytes, printable ASCII only, so the error stays one readable line. */
 		buf_puts(&b, " (got \"");
-		buf_append(&b, value, strnlen(value, 80));
+		for (size_t i = 0; value[i] && i < 80; i++) {
+			unsigned char ch = (unsigned char)value[i];
+			buf_putc(&b, ch >= 0x20 && ch < 0x7f ? (char)ch : '?');
+		}
 		buf_puts(&b, "\")");
 	}
 	buf_cstr(&b);

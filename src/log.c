@@ -149,10 +149,12 @@ void log_addr(struct log_line *l, const char *k, const char *s, size_t n)
 /* see log.h */
 void log_end(struct log_line *l)
 {
+	l->b.cap = sizeof l->mem; /* the reserve for the marker and the end of the line */
 	if (l->b.err) {
 		/* A field did not fit: drop it whole and say so, so the line stays valid JSON. */
 		l->b.len = l->mark;
 		l->b.err = 0;
+		l->b.missing = 0;
 		buf_puts(&l->b, ",\"truncated\":true");
 	}
 	l->b.cap = sizeof l->mem;
