@@ -49,14 +49,14 @@ struct app_slot {
 struct app_reply {
 	enum app_route route;
 	int status;
-	int err;                 /* 0 or the -ERR_x behind an error answer */
-	char id[ID_LEN + 1];     /* operation id, "" when none */
+	int err;             /* 0 or the -ERR_x behind an error answer */
+	char id[ID_LEN + 1]; /* operation id, "" when none */
 	char field[NOTIFY_FIELD_MAX];
-	unsigned recipients;     /* accepted sends: To + Cc + Bcc */
-	const char *first_rcpt;  /* first To address (for the masked log field) */
+	unsigned recipients;    /* accepted sends: To + Cc + Bcc */
+	const char *first_rcpt; /* first To address (for the masked log field) */
 	size_t first_rcpt_len;
-	int replayed;            /* 1 when an Idempotency-Key replay answered */
-	int head_only;           /* a HEAD request: answers carry no content */
+	int replayed;  /* 1 when an Idempotency-Key replay answered */
+	int head_only; /* a HEAD request: answers carry no content */
 };
 
 /*
@@ -66,17 +66,17 @@ struct app_reply {
  * keep_alive is what the answer's Connection header should say.
  */
 int app_head(struct app *a, struct app_slot *s, const struct http_request *req, struct buf *out,
-	     int keep_alive, struct app_reply *r);
+             int keep_alive, struct app_reply *r);
 
 /* Phase 2: the body has arrived (body[0..n), already de-chunked). Writes the whole answer. */
 void app_body(struct app *a, struct app_slot *s, const struct http_request *req, const char *body,
-	      size_t n, struct buf *out, int keep_alive, struct app_reply *r);
+              size_t n, struct buf *out, int keep_alive, struct app_reply *r);
 
 /*
  * Writes a problem answer for err (its status, title and slug from err.h), with an optional
  * field and detail (NULL for none) and extra header lines (NULL, or "Name: value\r\n"...).
  */
 void app_problem(struct buf *out, int err, const char *field, const char *detail,
-		 const char *extra_headers, int keep_alive);
+                 const char *extra_headers, int keep_alive);
 
 #endif

@@ -20,8 +20,9 @@
 	X(port, "PORT", INT, "8080", 1, 65535, "TCP port of the HTTP server (standalone mode)")    \
 	X(fn_port, "FUNCTIONS_CUSTOMHANDLER_PORT", INT, "", 1, 65535,                              \
 	  "port given by the Azure Functions host; overrides PORT")                                \
-	X(bind, "BIND", STR, "0.0.0.0", 1, 255, "address to listen on (IPv4 or IPv6 literal)")    \
-	X(workers, "NOTIFY_WORKERS", INT, "8", 1, 256, "worker threads, each with one request slot") \
+	X(bind, "BIND", STR, "0.0.0.0", 1, 255, "address to listen on (IPv4 or IPv6 literal)")     \
+	X(workers, "NOTIFY_WORKERS", INT, "8", 1, 256,                                             \
+	  "worker threads, each with one request slot")                                            \
 	X(max_conns, "NOTIFY_MAX_CONNECTIONS", INT, "1024", 1, 65536,                              \
 	  "open client connections at most; more are refused")                                     \
 	X(max_body, "NOTIFY_MAX_BODY_BYTES", INT, "1048576", 1024, 16777216,                       \
@@ -38,7 +39,7 @@
 	  "on SIGTERM/SIGINT, how long in-flight requests may take before exit")                   \
 	X(outbox_dir, "NOTIFY_OUTBOX_DIR", STR, "./outbox", 1, 4095,                               \
 	  "directory of the outbox transport: one <id>.eml file per notification")                 \
-	X(sender, "EMAIL_SENDER", ADDR, "notify@localhost", 1, 254, "the From address")           \
+	X(sender, "EMAIL_SENDER", ADDR, "notify@localhost", 1, 254, "the From address")            \
 	X(allowed_senders, "NOTIFY_ALLOWED_SENDERS", STR, "", 0, 4095,                             \
 	  "comma-separated addresses a request may name in \"from\"; empty: no override")          \
 	X(api_key, "NOTIFY_API_KEY", SECRET, "", 0, 255,                                           \
@@ -50,11 +51,11 @@
 	X(log_level, "NOTIFY_LOG_LEVEL", LEVEL, "info", 0, 0, "debug, info, warn, error or off")
 
 struct config {
-#define CONFIG_FIELD_INT long
-#define CONFIG_FIELD_STR const char *
-#define CONFIG_FIELD_ADDR const char *
-#define CONFIG_FIELD_SECRET const char *
-#define CONFIG_FIELD_LEVEL int
+#define CONFIG_FIELD_INT                                     long
+#define CONFIG_FIELD_STR                                     const char *
+#define CONFIG_FIELD_ADDR                                    const char *
+#define CONFIG_FIELD_SECRET                                  const char *
+#define CONFIG_FIELD_LEVEL                                   int
 #define CONFIG_FIELD(field, name, kind, def, min, max, help) CONFIG_FIELD_##kind field;
 	FOR_EACH_CONFIG(CONFIG_FIELD)
 #undef CONFIG_FIELD

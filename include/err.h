@@ -31,7 +31,8 @@
 	X(FIELD_TYPE, 400, "field-type", "A field has the wrong JSON type")                        \
 	X(FIELD_INVALID, 400, "field-invalid", "A field has an invalid value")                     \
 	X(FIELD_TOO_LONG, 400, "field-too-long", "A field is longer than its limit")               \
-	X(FIELD_UNKNOWN, 400, "field-unknown", "The request has a field this service does not know") \
+	X(FIELD_UNKNOWN, 400, "field-unknown",                                                     \
+	  "The request has a field this service does not know")                                    \
 	X(FIELD_DUPLICATE, 400, "field-duplicate", "A field appears twice")                        \
 	X(TOO_MANY_RECIPIENTS, 400, "too-many-recipients", "Too many recipients")                  \
 	X(TOO_MANY_ITEMS, 400, "too-many-items", "Too many items in a list")                       \
@@ -50,7 +51,8 @@
 	X(URI_TOO_LONG, 414, "uri-too-long", "Request target is longer than the limit")            \
 	X(MEDIA_TYPE, 415, "unsupported-media-type", "Content-Type must be application/json")      \
 	X(EXPECTATION, 417, "expectation-failed", "Only Expect: 100-continue is supported")        \
-	X(HEADERS_TOO_LARGE, 431, "headers-too-large", "Request headers are larger than the limit") \
+	X(HEADERS_TOO_LARGE, 431, "headers-too-large",                                             \
+	  "Request headers are larger than the limit")                                             \
 	X(INTERNAL, 500, "internal", "Internal error")                                             \
 	X(OVERFLOW, 500, "overflow", "Internal buffer too small")                                  \
 	X(IO, 500, "io", "Input/output error")                                                     \
@@ -62,7 +64,7 @@ enum err {
 #define ERR_ENUM(name, status, slug, title) ERR_##name,
 	FOR_EACH_ERR(ERR_ENUM)
 #undef ERR_ENUM
-	ERR_COUNT
+	    ERR_COUNT
 };
 
 /* The short title of e (accepts e or -e); "Unknown error" outside the list. */

@@ -43,7 +43,7 @@ struct http_request {
 	size_t method_len;
 	const char *target; /* request-target as sent (origin-form expected) */
 	size_t target_len;
-	int minor_version; /* 0 or 1 (HTTP/1.0 or HTTP/1.1) */
+	int minor_version;           /* 0 or 1 (HTTP/1.0 or HTTP/1.1) */
 	struct http_header *headers; /* the caller's array, filled in order */
 	size_t num_headers;
 };
@@ -61,7 +61,7 @@ struct http_request {
  * Empty lines before the request line are skipped (RFC 9112 2.2).
  */
 int http_request_parse(const char *buf, size_t len, struct http_request *req,
-		       struct http_header *headers, size_t max_headers, size_t last_len);
+                       struct http_header *headers, size_t max_headers, size_t last_len);
 
 /* Case-insensitive lookup of a header by name (NUL-terminated); NULL when absent. When the
  * header appears several times, the first one. */
@@ -130,6 +130,6 @@ const char *http_reason(int status);
  * "Connection: close\r\n". The caller appends any further headers and the blank line.
  */
 void http_response_head(struct buf *b, int status, const char *content_type,
-			uint64_t content_length, int keep_alive);
+                        uint64_t content_length, int keep_alive);
 
 #endif

@@ -57,7 +57,7 @@ int idem_key_valid(const char *key, size_t n);
  * key_hash and body_hash are SHA-256 digests (see idem_hash()).
  */
 int idem_begin(struct idem_table *t, const unsigned char key_hash[32],
-	       const unsigned char body_hash[32], int64_t now, int *status);
+               const unsigned char body_hash[32], int64_t now, int *status);
 
 /* Ends a request begun with IDEM_NEW: a 2xx `status` is remembered for replays; anything else
  * forgets the key so that a retry with it is a new request. */

@@ -29,7 +29,7 @@
 #define MAIL_MAX_ENCODED_WORD 75
 
 struct mail_meta {
-	const char *id;   /* operation id (36-character UUID): Message-ID, X-Notify-Id, boundaries */
+	const char *id; /* operation id (36-character UUID): Message-ID, X-Notify-Id, boundaries */
 	const char *from; /* sender address, used when msg->from is empty */
 	int64_t date;     /* Unix time for the Date header (UTC, "+0000") */
 };

@@ -83,8 +83,8 @@ struct notify_policy {
 
 /* Where and why a request was rejected. */
 struct notify_error {
-	int err;                       /* -ERR_x, as returned */
-	char field[NOTIFY_FIELD_MAX];  /* "to_email[2]", "" when the body as a whole is at fault */
+	int err;                        /* -ERR_x, as returned */
+	char field[NOTIFY_FIELD_MAX];   /* "to_email[2]", "" when the body as a whole is at fault */
 	char detail[NOTIFY_DETAIL_MAX]; /* one human line, never echoing more than the field name */
 };
 
@@ -97,8 +97,8 @@ struct notify_error {
  * SENDER_NOT_ALLOWED, OVERFLOW) and fills *e; on success returns 0.
  */
 int notify_parse(const char *body, size_t len, struct json_tok *tok, unsigned ntok, char *scratch,
-		 size_t scratch_cap, const struct notify_policy *pol, struct notify_msg *msg,
-		 struct notify_error *e);
+                 size_t scratch_cap, const struct notify_policy *pol, struct notify_msg *msg,
+                 struct notify_error *e);
 
 /*
  * Checks an e-mail address: ASCII only, local@domain, dot-atom local part (RFC 5322 atext) of

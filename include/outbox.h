@@ -25,13 +25,13 @@ struct outbox {
 /* Start-up: creates `path` (one level, mode 0755) when missing and opens it. Returns 0, or
  * -ERR_OUTBOX with errbuf[0..errcap) holding one line naming the path and the reason. */
 int outbox_open(struct outbox *o, const char *path, const char *sender, char *errbuf,
-		size_t errcap);
+                size_t errcap);
 
 /* Writes <id>.eml for msg. wbuf[0..wcap) is the caller's staging memory (OUTBOX_WRITE_BUF).
  * Returns 0 when written, 1 when <id>.eml already existed (nothing written: idempotent), or
  * -ERR_OUTBOX. `now` is the Unix time for the Date header. */
 int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, int64_t now,
-		char *wbuf, size_t wcap);
+                char *wbuf, size_t wcap);
 
 /* 1 when <id>.eml exists, 0 when not, -ERR_OUTBOX on an I/O error. id MUST be a valid id. */
 int outbox_status(struct outbox *o, const char *id);

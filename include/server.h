@@ -26,7 +26,7 @@
 #define SERVER_READ_SLACK 16384
 /* After an early error answer, how long and how much of the unread request to drain before
  * closing, so the client reads the answer instead of a TCP reset (RFC 9112 9.6). */
-#define SERVER_LINGER_MS 1000
+#define SERVER_LINGER_MS    1000
 #define SERVER_LINGER_BYTES (256 * 1024)
 /* During a drain, a connection accepted moments ago gets this long to send its request. */
 #define SERVER_DRAIN_GRACE_MS 200
@@ -72,7 +72,7 @@ struct server {
 	struct server_conn *conns; /* max_conns entries */
 	int *free_idx;             /* stack of free conn indexes, max_conns entries */
 	int nfree;
-	pthread_mutex_t mu; /* guards conns[], free_idx, nfree */
+	pthread_mutex_t mu;      /* guards conns[], free_idx, nfree */
 	struct server_worker *w; /* workers entries */
 	atomic_int draining, stop, busy;
 };
@@ -86,8 +86,8 @@ size_t server_rbuf_size(size_t max_body);
  * app.scratch_cap and app.wctx the caller has set. Returns 0, or -1 with err[0..cap) saying why.
  */
 int server_init(struct server *s, const struct server_opts *o, struct app *app,
-		struct server_conn *conns, int *free_idx, struct server_worker *w, char *err,
-		size_t cap);
+                struct server_conn *conns, int *free_idx, struct server_worker *w, char *err,
+                size_t cap);
 
 /* The bound port (useful with port 0). */
 int server_port(const struct server *s);

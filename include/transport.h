@@ -22,8 +22,8 @@ struct transport_result {
 	/* Operation state as ACS names it: "NotStarted", "Running", "Succeeded", "Failed",
 	 * "Canceled". A static string. */
 	const char *state;
-	int http_status;     /* on failure: the status to answer (500, 502, 503, 504, ...) */
-	int retry_after_s;   /* on 429/503: seconds for Retry-After, 0 when none */
+	int http_status;   /* on failure: the status to answer (500, 502, 503, 504, ...) */
+	int retry_after_s; /* on 429/503: seconds for Retry-After, 0 when none */
 	char detail[TRANSPORT_DETAIL_MAX];
 };
 
@@ -33,7 +33,7 @@ struct transport {
 	/* Delivers msg under operation id `id` (36-character UUID). The same id MUST never
 	 * deliver twice. Returns 0 (r->state set) or -ERR_x (r->http_status, r->detail set). */
 	int (*send)(void *ctx, void *wctx, const struct notify_msg *msg, const char *id,
-		    struct transport_result *r);
+	            struct transport_result *r);
 	/* The state of operation `id`. Returns 0 (r->state set), -ERR_NOT_FOUND, or another
 	 * -ERR_x with r->http_status and r->detail. */
 	int (*status)(void *ctx, void *wctx, const char *id, struct transport_result *r);

@@ -17,7 +17,7 @@ static const char route_send[] = "/api/notification";
 
 /* Writes head, any extra header lines, then the body. */
 static void answer(struct buf *out, int status, const char *type, const char *extra,
-		   const struct buf *body, int head_only, int keep_alive)
+                   const struct buf *body, int head_only, int keep_alive)
 {
 	http_response_head(out, status, type, body->len, keep_alive);
 	if (extra)
@@ -30,7 +30,7 @@ static void answer(struct buf *out, int status, const char *type, const char *ex
 /* A problem answer with an explicit status (a transport may answer 502 for -ERR_IO); for a HEAD
  * request the head only (RFC 9110 9.3.2). */
 static void problem(struct buf *out, int status, int err, const char *field, const char *detail,
-		    const char *extra_headers, int head_only, int keep_alive)
+                    const char *extra_headers, int head_only, int keep_alive)
 {
 	char mem[APP_BODY_MAX];
 	struct buf b;
@@ -55,7 +55,7 @@ static void problem(struct buf *out, int status, int err, const char *field, con
 
 /* see app.h */
 void app_problem(struct buf *out, int err, const char *field, const char *detail,
-		 const char *extra_headers, int keep_alive)
+                 const char *extra_headers, int keep_alive)
 {
 	problem(out, err_http_status(err), err, field, detail, extra_headers, 0, keep_alive);
 }
@@ -127,15 +127,16 @@ static int json_content_type(const struct http_request *req)
 		size_t n = (size_t)(pe - p);
 		if (n == 0)
 			continue;
-		if (!http_token_eq(p, n, "charset=utf-8") && !http_token_eq(p, n, "charset=\"utf-8\""))
+		if (!http_token_eq(p, n, "charset=utf-8") &&
+		    !http_token_eq(p, n, "charset=\"utf-8\""))
 			return 0;
 	}
 	return 1;
 }
 
 /* {"id":..,"status":..} answer with the given status; Location for 202. */
-static void op_answer(struct buf *out, int status, const char *id, const char *state,
-		      int head_only, int keep_alive)
+static void op_answer(struct buf *out, int status, const char *id, const char *state, int head_only,
+                      int keep_alive)
 {
 	char mem[APP_BODY_MAX], hdr[128];
 	struct buf b, h;
@@ -157,7 +158,7 @@ static void op_answer(struct buf *out, int status, const char *id, const char *s
 
 /* Error answer plus bookkeeping for the log; r->head_only set by app_head for HEAD. */
 static int fail(struct buf *out, struct app_reply *r, int err, const char *field,
-		const char *detail, const char *extra, int keep_alive)
+                const char *detail, const char *extra, int keep_alive)
 {
 	r->err = err;
 	r->status = err_http_status(err);
@@ -170,12 +171,13 @@ static int fail(struct buf *out, struct app_reply *r, int err, const char *field
 }
 
 /* GET|HEAD /api/notification/<id>. */
-static int status_route(struct app *a, struct app_slot *s, const char *id, size_t n,
-			int head_only, struct buf *out, int keep_alive, struct app_reply *r)
+static int status_route(struct app *a, struct app_slot *s, const char *id, size_t n, int head_only,
+                        struct buf *out, int keep_alive, struct app_reply *r)
 {
 	struct transport_result tr = {0};
 	if (!id_valid(id, n))
-		return fail(out, r, -ERR_NOT_FOUND, 0, "no notification has this id", 0, keep_alive);
+		return fail(out, r, -ERR_NOT_FOUND, 0, "no notification has this id", 0,
+		            keep_alive);
 	memcpy(r->id, id, n);
 	r->id[n] = 0;
 	int rc = a->tr->status(a->tr->ctx, s->wctx, r->id, &tr);
@@ -194,7 +196,7 @@ static int status_route(struct app *a, struct app_slot *s, const char *id, size_
 
 /* see app.h */
 int app_head(struct app *a, struct app_slot *s, const struct http_request *req, struct buf *out,
-	     int keep_alive, struct app_reply *r)
+             int keep_alive, struct app_reply *r)
 {
 	const char *p = req->target;
 	size_t n = path_len(req), sn = sizeof route_send - 1;
@@ -204,8 +206,8 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 	if (n == 1 && p[0] == '/') {
 		r->route = ROUTE_READY;
 		if (!get && !head)
-			return fail(out, r, -ERR_METHOD, 0, "use GET or HEAD", "Allow: GET, HEAD\r\n",
-				    keep_alive);
+			return fail(out, r, -ERR_METHOD, 0, "use GET or HEAD",
+			            "Allow: GET, HEAD\r\n", keep_alive);
 		static const char ready[] = "{\"status\":\"ready\"}";
 		struct buf b;
 		buf_init(&b, (char *)ready, sizeof ready);
@@ -217,20 +219,22 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 		r->route = n == sn ? ROUTE_SEND : ROUTE_STATUS;
 		if (!authorized(a, req))
 			return fail(out, r, -ERR_UNAUTHORIZED, 0,
-				    "send the key in X-API-Key or Authorization: Bearer",
-				    "WWW-Authenticate: Bearer realm=\"notify-handler\"\r\n", keep_alive);
+			            "send the key in X-API-Key or Authorization: Bearer",
+			            "WWW-Authenticate: Bearer realm=\"notify-handler\"\r\n",
+			            keep_alive);
 		if (r->route == ROUTE_STATUS) {
 			if (!get && !head)
 				return fail(out, r, -ERR_METHOD, 0, "use GET or HEAD",
-					    "Allow: GET, HEAD\r\n", keep_alive);
+				            "Allow: GET, HEAD\r\n", keep_alive);
 			return status_route(a, s, p + sn + 1, n - sn - 1, head, out, keep_alive, r);
 		}
 		if (!method_is(req, "POST"))
-			return fail(out, r, -ERR_METHOD, 0, "use POST", "Allow: POST\r\n", keep_alive);
+			return fail(out, r, -ERR_METHOD, 0, "use POST", "Allow: POST\r\n",
+			            keep_alive);
 		if (!json_content_type(req))
 			return fail(out, r, -ERR_MEDIA_TYPE, 0,
-				    "send Content-Type: application/json (charset utf-8)", 0,
-				    keep_alive);
+			            "send Content-Type: application/json (charset utf-8)", 0,
+			            keep_alive);
 		return 0;
 	}
 	return fail(out, r, -ERR_NOT_FOUND, 0, "no such route", 0, keep_alive);
@@ -238,8 +242,8 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 
 /* Delivers an accepted message under id, honouring an Idempotency-Key. */
 static void send_route(struct app *a, struct app_slot *s, const struct http_request *req,
-		       const char *body, size_t n, struct buf *out, int keep_alive,
-		       struct app_reply *r)
+                       const char *body, size_t n, struct buf *out, int keep_alive,
+                       struct app_reply *r)
 {
 	struct transport_result tr = {0};
 	unsigned char kh[32], bh[32];
@@ -301,11 +305,11 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 
 /* see app.h */
 void app_body(struct app *a, struct app_slot *s, const struct http_request *req, const char *body,
-	      size_t n, struct buf *out, int keep_alive, struct app_reply *r)
+              size_t n, struct buf *out, int keep_alive, struct app_reply *r)
 {
 	struct notify_error e;
 	int rc = notify_parse(body, n, s->tok, NOTIFY_MAX_TOKENS, s->scratch, s->scratch_cap,
-			      &a->policy, &s->msg, &e);
+	                      &a->policy, &s->msg, &e);
 	if (rc < 0) {
 		fail(out, r, rc, e.field, e.detail, 0, keep_alive);
 		return;

@@ -43,13 +43,13 @@ static long run(const char *s, size_t n, unsigned char *out, size_t cap)
 		if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15)))
 			return -ERR_FIELD_INVALID;
 		unsigned long g = (unsigned long)v[0] << 18 | (unsigned long)v[1] << 12 |
-				  (unsigned long)v[2] << 6 | (unsigned long)v[3];
+		                  (unsigned long)v[2] << 6 | (unsigned long)v[3];
 		size_t k = (size_t)(3 - pad);
 		if (out) {
 			if (o + k > cap)
 				return -ERR_OVERFLOW;
 			unsigned char t[3] = {(unsigned char)(g >> 16), (unsigned char)(g >> 8),
-					      (unsigned char)g};
+			                      (unsigned char)g};
 			for (size_t j = 0; j < k; j++)
 				out[o + j] = t[j];
 		}
@@ -82,7 +82,8 @@ void b64_encode(struct buf *b, const void *data, size_t n)
 		if (i + 2 < n)
 			g |= d[i + 2];
 		char q[4] = {alphabet[g >> 18 & 63], alphabet[g >> 12 & 63],
-			     i + 1 < n ? alphabet[g >> 6 & 63] : '=', i + 2 < n ? alphabet[g & 63] : '='};
+		             i + 1 < n ? alphabet[g >> 6 & 63] : '=',
+		             i + 2 < n ? alphabet[g & 63] : '='};
 		buf_append(b, q, 4);
 	}
 }

@@ -20,7 +20,7 @@ struct var {
 static const struct var vars[] = {
 #define CONFIG_ROW(field, nm, kd, df, mn, mx, hp)                                                  \
 	{nm, kd, df, mn, mx, hp, offsetof(struct config, field)},
-	FOR_EACH_CONFIG(CONFIG_ROW)
+    FOR_EACH_CONFIG(CONFIG_ROW)
 #undef CONFIG_ROW
 };
 
@@ -116,7 +116,8 @@ static int load(struct config *c, const struct var *v, const char *val, char *er
 			buf_puts(&w, "must be at most ");
 			put_long(&w, v->max);
 			buf_puts(&w, " bytes long");
-			return bad(err, cap, v, buf_cstr(&w), 0); /* never echo: it may be a secret */
+			return bad(err, cap, v, buf_cstr(&w),
+			           0); /* never echo: it may be a secret */
 		}
 		break;
 	}
@@ -143,7 +144,8 @@ static int check_senders(const char *list, char *err, size_t cap)
 			size_t k = n < NOTIFY_MAX_ADDR ? n : NOTIFY_MAX_ADDR;
 			memcpy(one, s, k);
 			one[k] = 0;
-			return bad(err, cap, &senders, "an entry is not a valid e-mail address", one);
+			return bad(err, cap, &senders, "an entry is not a valid e-mail address",
+			           one);
 		}
 	}
 	return 0;

@@ -9,7 +9,7 @@ struct err_info {
 
 static const struct err_info table[ERR_COUNT] = {
 #define ERR_ROW(name, st, sl, ti) {st, sl, ti},
-	FOR_EACH_ERR(ERR_ROW)
+    FOR_EACH_ERR(ERR_ROW)
 #undef ERR_ROW
 };
 

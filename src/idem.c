@@ -46,7 +46,7 @@ static struct idem_entry *set_of(struct idem_table *t, const unsigned char key[3
 
 /* Looks the key up in its set; under t->mu. */
 static int lookup(struct idem_table *t, struct idem_entry *set, const unsigned char key[32],
-		  const unsigned char body[32], int64_t now, int *status)
+                  const unsigned char body[32], int64_t now, int *status)
 {
 	struct idem_entry *free_way = 0, *oldest = 0;
 	for (int w = 0; w < IDEM_WAYS; w++) {
@@ -82,7 +82,7 @@ static int lookup(struct idem_table *t, struct idem_entry *set, const unsigned c
 
 /* see idem.h */
 int idem_begin(struct idem_table *t, const unsigned char key_hash[32],
-	       const unsigned char body_hash[32], int64_t now, int *status)
+               const unsigned char body_hash[32], int64_t now, int *status)
 {
 	if (t->nsets == 0)
 		return -ERR_IDEM_BUSY;

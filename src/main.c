@@ -39,12 +39,12 @@ static void usage(void)
 	struct buf b;
 	buf_init_fd(&b, mem, sizeof mem, STDOUT_FILENO);
 	buf_puts(&b, "notify-handler " NOTIFY_VERSION
-		     ": e-mail notifications over HTTP (standalone or as an Azure Functions custom "
-		     "handler)\n\nusage: handler [--help | --version]\n\n"
-		     "  POST /api/notification  {\"to_email\",\"subject\",\"message\"} -> 202 "
-		     "{\"id\",\"status\"}\n"
-		     "  GET  /api/notification/<id> -> 200 {\"id\",\"status\"}\n"
-		     "  GET  /                 -> 200 readiness\n\n");
+	             ": e-mail notifications over HTTP (standalone or as an Azure Functions custom "
+	             "handler)\n\nusage: handler [--help | --version]\n\n"
+	             "  POST /api/notification  {\"to_email\",\"subject\",\"message\"} -> 202 "
+	             "{\"id\",\"status\"}\n"
+	             "  GET  /api/notification/<id> -> 200 {\"id\",\"status\"}\n"
+	             "  GET  /                 -> 200 readiness\n\n");
 	config_help(&b);
 	buf_finish(&b);
 }
@@ -86,8 +86,8 @@ static size_t align64(size_t n)
 
 static void arena_map(struct arena *a, size_t cap)
 {
-	a->p = mmap(0, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		    -1, 0);
+	a->p = mmap(0, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+	            0);
 	if (a->p == MAP_FAILED)
 		die("out of memory mapping the request buffers");
 	a->used = 0;
@@ -149,12 +149,13 @@ int main(int argc, char **argv)
 	/* 5. Memory: every buffer a request can need, once, in one mapping. */
 	size_t n = (size_t)cfg.workers, max_body = (size_t)cfg.max_body;
 	size_t nconn = (size_t)cfg.max_conns, nidem = (size_t)cfg.idem_entries;
-	size_t per_worker = align64(server_rbuf_size(max_body)) + align64(max_body) +
-			    align64(OUTBOX_WRITE_BUF);
+	size_t per_worker =
+	    align64(server_rbuf_size(max_body)) + align64(max_body) + align64(OUTBOX_WRITE_BUF);
 	struct arena mem;
 	arena_map(&mem, align64(nidem * sizeof(struct idem_entry)) +
-				n * (align64(sizeof(struct server_worker)) + per_worker) +
-				align64(nconn * sizeof(struct server_conn)) + align64(nconn * sizeof(int)));
+	                    n * (align64(sizeof(struct server_worker)) + per_worker) +
+	                    align64(nconn * sizeof(struct server_conn)) +
+	                    align64(nconn * sizeof(int)));
 	idem_init(&idem, take(&mem, nidem * sizeof(struct idem_entry)), nidem, cfg.idem_ttl_s);
 	app.api_key = cfg.api_key;
 	app.tr = &tr;
@@ -169,16 +170,16 @@ int main(int argc, char **argv)
 		w[i].app.wctx = take(&mem, OUTBOX_WRITE_BUF);
 	}
 	struct server_opts o = {
-		.bind = cfg.bind,
-		.port = (int)config_port(&cfg),
-		.workers = (int)cfg.workers,
-		.max_conns = (int)cfg.max_conns,
-		.max_body = max_body,
-		.header_timeout_ms = (int)cfg.header_timeout_ms,
-		.read_timeout_ms = (int)cfg.read_timeout_ms,
-		.write_timeout_ms = (int)cfg.write_timeout_ms,
-		.idle_timeout_ms = (int)cfg.idle_timeout_ms,
-		.drain_timeout_ms = (int)cfg.drain_timeout_ms,
+	    .bind = cfg.bind,
+	    .port = (int)config_port(&cfg),
+	    .workers = (int)cfg.workers,
+	    .max_conns = (int)cfg.max_conns,
+	    .max_body = max_body,
+	    .header_timeout_ms = (int)cfg.header_timeout_ms,
+	    .read_timeout_ms = (int)cfg.read_timeout_ms,
+	    .write_timeout_ms = (int)cfg.write_timeout_ms,
+	    .idle_timeout_ms = (int)cfg.idle_timeout_ms,
+	    .drain_timeout_ms = (int)cfg.drain_timeout_ms,
 	};
 	struct server_conn *conns = take(&mem, nconn * sizeof *conns);
 	int *free_idx = take(&mem, nconn * sizeof *free_idx);

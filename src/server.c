@@ -27,7 +27,7 @@ enum { KEEP, CLOSE, CLOSE_LINGER };
 
 /* epoll tags for the two non-connection descriptors (connection tags are gen << 32 | index). */
 #define TAG_LISTEN 0xffffffffu
-#define TAG_WAKE 0xfffffffeu
+#define TAG_WAKE   0xfffffffeu
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -133,7 +133,7 @@ static void log_request(const struct http_request *req, const struct app_reply *
 
 /* Answers an error found by the server itself (parse, framing, size, timeout). */
 static int early_error(struct server_worker *w, int fd, const struct http_request *req, int err,
-		       int64_t t0)
+                       int64_t t0)
 {
 	struct buf out;
 	struct app_reply r;
@@ -150,14 +150,15 @@ static int early_error(struct server_worker *w, int fd, const struct http_reques
 /* Reads until the header block is complete. Returns its length, or a negative error; 0 when
  * the client closed (or timed out) before sending anything. */
 static int read_head(struct server_worker *w, int fd, size_t *len, struct http_request *req,
-		     struct http_header *hdrs)
+                     struct http_header *hdrs)
 {
 	struct server *s = w->srv;
 	int64_t deadline = now_ms() + s->o.header_timeout_ms;
 	size_t last = 0;
 	for (;;) {
 		if (*len > 0) {
-			int rc = http_request_parse(w->rbuf, *len, req, hdrs, HTTP_MAX_HEADERS, last);
+			int rc =
+			    http_request_parse(w->rbuf, *len, req, hdrs, HTTP_MAX_HEADERS, last);
 			if (rc != -ERR_PARTIAL)
 				return rc;
 		}
@@ -176,8 +177,8 @@ static int read_body_length(struct server_worker *w, int fd, size_t hlen, size_t
 {
 	struct server *s = w->srv;
 	while (*len - hlen < n) {
-		long r = read_some(fd, w->rbuf + *len, w->rcap - *len,
-				   now_ms() + s->o.read_timeout_ms);
+		long r =
+		    read_some(fd, w->rbuf + *len, w->rcap - *len, now_ms() + s->o.read_timeout_ms);
 		if (r <= 0)
 			return r == 0 ? -ERR_IO : (int)r;
 		*len += (size_t)r;
@@ -188,7 +189,7 @@ static int read_body_length(struct server_worker *w, int fd, size_t hlen, size_t
 /* Reads and decodes a chunked body in place at rbuf[hlen]; *dlen gets the decoded length and
  * the bytes after the body are moved to rbuf[hlen + *dlen]. Returns their count or an error. */
 static int read_body_chunked(struct server_worker *w, int fd, size_t hlen, size_t *len,
-			     size_t *dlen)
+                             size_t *dlen)
 {
 	struct server *s = w->srv;
 	struct http_chunked d;
@@ -205,8 +206,8 @@ static int read_body_chunked(struct server_worker *w, int fd, size_t hlen, size_
 		*len = hlen + *dlen;
 		if (*len == w->rcap)
 			return -ERR_BODY_TOO_LARGE;
-		long r = read_some(fd, w->rbuf + *len, w->rcap - *len,
-				   now_ms() + s->o.read_timeout_ms);
+		long r =
+		    read_some(fd, w->rbuf + *len, w->rcap - *len, now_ms() + s->o.read_timeout_ms);
 		if (r <= 0)
 			return r == 0 ? -ERR_IO : (int)r;
 		*len += (size_t)r;
@@ -230,13 +231,13 @@ static int serve_one(struct server_worker *w, int fd, size_t *len)
 		return CLOSE;
 	if (hlen < 0)
 		return (hlen == -ERR_TIMEOUT && *len == had) ? CLOSE
-							     : early_error(w, fd, 0, hlen, t0);
+		                                             : early_error(w, fd, 0, hlen, t0);
 	int rc = http_request_framing(&req, &f);
 	if (rc < 0)
 		return early_error(w, fd, &req, rc, t0);
 	int keep = f.keep_alive && !atomic_load(&s->draining);
-	int body_pending = f.body == HTTP_BODY_CHUNKED ||
-			   (f.body == HTTP_BODY_LENGTH && f.content_length > 0);
+	int body_pending =
+	    f.body == HTTP_BODY_CHUNKED || (f.body == HTTP_BODY_LENGTH && f.content_length > 0);
 	buf_init(&out, w->obuf, sizeof w->obuf);
 	if (app_head(s->app, &w->app, &req, &out, keep && !body_pending, &r) != 0) {
 		write_all(s, fd, out.p, out.len);
@@ -323,7 +324,7 @@ static void serve_conn(struct server_worker *w, int idx)
 static void conn_add(struct server *s, int fd)
 {
 	static const char full[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-				   "Retry-After: 1\r\nConnection: close\r\n\r\n";
+	                           "Retry-After: 1\r\nConnection: close\r\n\r\n";
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	pthread_mutex_lock(&s->mu);
@@ -421,8 +422,8 @@ static int sweep(struct server *s, int draining)
 			continue;
 		int64_t idle = now - c->idle_since_ms;
 		int expired = c->state == CONN_IDLE &&
-			      (idle >= s->o.idle_timeout_ms ||
-			       (draining && idle >= SERVER_DRAIN_GRACE_MS && !readable(c->fd)));
+		              (idle >= s->o.idle_timeout_ms ||
+		               (draining && idle >= SERVER_DRAIN_GRACE_MS && !readable(c->fd)));
 		if (!expired) {
 			open++;
 			continue;
@@ -456,8 +457,8 @@ static socklen_t bind_addr(const struct server_opts *o, struct sockaddr_storage 
 
 /* see server.h */
 int server_init(struct server *s, const struct server_opts *o, struct app *app,
-		struct server_conn *conns, int *free_idx, struct server_worker *w, char *err,
-		size_t cap)
+                struct server_conn *conns, int *free_idx, struct server_worker *w, char *err,
+                size_t cap)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = bind_addr(o, &ss);

@@ -9,7 +9,7 @@
 
 /* Outbox send: the file is complete when this returns, so the operation has succeeded. */
 static int outbox_tsend(void *ctx, void *wctx, const struct notify_msg *msg, const char *id,
-			struct transport_result *r)
+                        struct transport_result *r)
 {
 	int rc = outbox_send(ctx, msg, id, (long long)time(0), wctx, OUTBOX_WRITE_BUF);
 	if (rc < 0) {

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 static const char body[] =
-	"{\"to_email\":\"you@example.com\",\"subject\":\"cold start\",\"message\":\"hello\"}";
+    "{\"to_email\":\"you@example.com\",\"subject\":\"cold start\",\"message\":\"hello\"}";
 
 static double now_ms(void)
 {
@@ -39,9 +39,9 @@ static double run(int port, char **argv)
 {
 	char req[512];
 	int n = snprintf(req, sizeof req,
-			 "POST /api/notification HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
-			 "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			 sizeof body - 1, body);
+	                 "POST /api/notification HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
+	                 "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	                 sizeof body - 1, body);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	double t0 = now_ms();

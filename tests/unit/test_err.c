@@ -31,7 +31,8 @@ static void slugs_are_unique_and_url_safe(void **state)
 	(void)state;
 	for (int a = 0; a < ERR_COUNT; a++) {
 		for (const char *p = err_slug(a); *p; p++)
-			assert_true((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-');
+			assert_true((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+			            *p == '-');
 		for (int b = a + 1; b < ERR_COUNT; b++)
 			assert_string_not_equal(err_slug(a), err_slug(b));
 	}
@@ -60,10 +61,10 @@ static void out_of_range_codes_are_internal(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_error_has_a_status_slug_and_title),
-		cmocka_unit_test(slugs_are_unique_and_url_safe),
-		cmocka_unit_test(negative_codes_map_like_positive_ones),
-		cmocka_unit_test(out_of_range_codes_are_internal),
+	    cmocka_unit_test(every_error_has_a_status_slug_and_title),
+	    cmocka_unit_test(slugs_are_unique_and_url_safe),
+	    cmocka_unit_test(negative_codes_map_like_positive_ones),
+	    cmocka_unit_test(out_of_range_codes_are_internal),
 	};
 	return cmocka_run_group_tests_name("err", tests, NULL, NULL);
 }
