@@ -141,7 +141,7 @@ run: static
 	build/static/handler
 
 bench: static
-	sh tests/bench/run.sh
+	bash tests/bench/run.sh
 
 fmt:
 	clang-format -i $(wildcard src/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c \
