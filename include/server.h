@@ -47,10 +47,13 @@ struct server_opts {
 };
 
 struct server_conn {
+	/* gen << 32 | state, one atomic word: a worker takes an idle connection with one
+	 * compare-and-swap, no lock. gen is bumped on reuse, so a stale epoll event (an old gen)
+	 * never matches. States: CONN_FREE, CONN_IDLE (armed in epoll), CONN_BUSY (a worker owns
+	 * it), CONN_CLOSING (the sweeper owns it). */
+	_Atomic uint64_t st;
+	_Atomic int64_t idle_since_ms;
 	int fd;
-	uint32_t gen; /* bumped on reuse; stale epoll events carry an old gen and are ignored */
-	int state;    /* CONN_FREE, CONN_IDLE (armed in epoll), CONN_BUSY (owned by a worker) */
-	int64_t idle_since_ms;
 };
 
 struct server;
@@ -72,7 +75,7 @@ struct server {
 	struct server_conn *conns; /* max_conns entries */
 	int *free_idx;             /* stack of free conn indexes, max_conns entries */
 	int nfree;
-	pthread_mutex_t mu;      /* guards conns[], free_idx, nfree */
+	pthread_mutex_t mu; /* guards free_idx and nfree (taken on accept and close only) */
 	struct server_worker *w; /* workers entries */
 	atomic_int draining, stop, busy;
 };

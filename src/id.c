@@ -25,20 +25,26 @@ static void format(const unsigned char b[16], char out[ID_LEN + 1])
 	out[o] = 0;
 }
 
+/* Random bytes per getrandom(2) call: one call serves 16 ids, so the syscall leaves the hot
+ * path. Per thread (no lock); the pool is plain static storage, not an allocation. */
+#define ID_POOL 256
+
 /* see id.h */
 int id_random(char out[static ID_LEN + 1])
 {
+	static _Thread_local unsigned char pool[ID_POOL];
+	static _Thread_local size_t left;
 	unsigned char b[16];
-	size_t got = 0;
-	while (got < sizeof b) {
-		ssize_t r = getrandom(b + got, sizeof b - got, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
+	while (left < sizeof b) {
+		ssize_t r = getrandom(pool, sizeof pool, 0);
+		if (r < 0 && errno != EINTR)
 			return -ERR_IO;
-		}
-		got += (size_t)r;
+		if (r == (ssize_t)sizeof pool)
+			left = sizeof pool;
 	}
+	memcpy(b, pool + sizeof pool - left, sizeof b);
+	memset(pool + sizeof pool - left, 0, sizeof b); /* an id's bytes are never reused */
+	left -= sizeof b;
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 9562 variant */
 	format(b, out);

@@ -22,7 +22,7 @@
 #include "err.h"
 #include "log.h"
 
-enum { CONN_FREE, CONN_IDLE, CONN_BUSY };
+enum { CONN_FREE, CONN_IDLE, CONN_BUSY, CONN_CLOSING };
 enum { KEEP, CLOSE, CLOSE_LINGER };
 
 /* epoll tags for the two non-connection descriptors (connection tags are gen << 32 | index). */
@@ -274,26 +274,40 @@ static int serve_one(struct server_worker *w, int fd, size_t *len)
 	return keep ? KEEP : CLOSE;
 }
 
-/* Frees a connection slot; under s->mu. */
+static uint64_t word(uint32_t gen, int state)
+{
+	return (uint64_t)gen << 32 | (uint32_t)state;
+}
+
+static uint32_t gen_of(uint64_t st)
+{
+	return (uint32_t)(st >> 32);
+}
+
+/* Returns a connection slot to the free list (its owner has closed or will close the fd). */
 static void conn_free(struct server *s, int idx)
 {
 	struct server_conn *c = &s->conns[idx];
-	c->state = CONN_FREE;
+	uint32_t gen = gen_of(atomic_load(&c->st));
 	c->fd = -1;
-	c->gen++;
+	atomic_store(&c->st, word(gen + 1, CONN_FREE));
+	pthread_mutex_lock(&s->mu);
 	s->free_idx[s->nfree++] = idx;
+	pthread_mutex_unlock(&s->mu);
 }
 
-/* Arms conn idx in epoll as idle (one-shot). Under s->mu so no worker takes it half-armed. */
+/* Marks conn idx idle and arms it in epoll (one-shot). The state is published before the fd is
+ * armed, so the worker that receives the next event finds it idle. */
 static int conn_arm(struct server *s, int idx, int op)
 {
 	struct server_conn *c = &s->conns[idx];
 	struct epoll_event ev;
+	uint32_t gen = gen_of(atomic_load(&c->st));
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
-	ev.data.u64 = (uint64_t)c->gen << 32 | (uint32_t)idx;
-	c->state = CONN_IDLE;
-	c->idle_since_ms = now_ms();
+	ev.data.u64 = word(gen, idx);
+	atomic_store(&c->idle_since_ms, now_ms());
+	atomic_store(&c->st, word(gen, CONN_IDLE));
 	return epoll_ctl(s->ep, op, c->fd, &ev);
 }
 
@@ -306,14 +320,10 @@ static void serve_conn(struct server_worker *w, int idx)
 	do
 		how = serve_one(w, fd, &len);
 	while (how == KEEP && len > 0);
-	pthread_mutex_lock(&s->mu);
-	if (how == KEEP && !atomic_load(&s->draining) && conn_arm(s, idx, EPOLL_CTL_MOD) == 0) {
-		pthread_mutex_unlock(&s->mu);
+	if (how == KEEP && !atomic_load(&s->draining) && conn_arm(s, idx, EPOLL_CTL_MOD) == 0)
 		return;
-	}
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, 0);
 	conn_free(s, idx);
-	pthread_mutex_unlock(&s->mu);
 	if (how == CLOSE_LINGER)
 		linger_close(fd, w->rbuf, w->rcap);
 	else
@@ -328,20 +338,19 @@ static void conn_add(struct server *s, int fd)
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	pthread_mutex_lock(&s->mu);
-	if (s->nfree == 0) {
-		pthread_mutex_unlock(&s->mu);
+	int idx = s->nfree > 0 ? s->free_idx[--s->nfree] : -1;
+	pthread_mutex_unlock(&s->mu);
+	if (idx < 0) {
 		if (send(fd, full, sizeof full - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 			(void)0; /* best effort: the client is refused either way */
 		close(fd);
 		return;
 	}
-	int idx = s->free_idx[--s->nfree];
 	s->conns[idx].fd = fd;
 	if (conn_arm(s, idx, EPOLL_CTL_ADD) < 0) {
 		conn_free(s, idx);
 		close(fd);
 	}
-	pthread_mutex_unlock(&s->mu);
 }
 
 /* Accepts up to SERVER_ACCEPT_BATCH connections. Out of descriptors, it frees its spare one
@@ -387,13 +396,8 @@ static void *worker_main(void *arg)
 			accept_some(s, SERVER_ACCEPT_BATCH);
 			continue;
 		}
-		pthread_mutex_lock(&s->mu);
-		struct server_conn *c = &s->conns[tag];
-		int mine = c->gen == gen && c->state == CONN_IDLE;
-		if (mine)
-			c->state = CONN_BUSY;
-		pthread_mutex_unlock(&s->mu);
-		if (mine) {
+		uint64_t idle = word(gen, CONN_IDLE);
+		if (atomic_compare_exchange_strong(&s->conns[tag].st, &idle, word(gen, CONN_BUSY))) {
 			atomic_fetch_add(&s->busy, 1);
 			serve_conn(w, (int)tag);
 			atomic_fetch_sub(&s->busy, 1);
@@ -415,24 +419,27 @@ static int sweep(struct server *s, int draining)
 {
 	int64_t now = now_ms();
 	int open = 0;
-	pthread_mutex_lock(&s->mu);
 	for (int i = 0; i < s->o.max_conns; i++) {
 		struct server_conn *c = &s->conns[i];
-		if (c->state == CONN_FREE)
+		uint64_t st = atomic_load(&c->st);
+		if ((uint32_t)st == CONN_FREE)
 			continue;
-		int64_t idle = now - c->idle_since_ms;
-		int expired = c->state == CONN_IDLE &&
-		              (idle >= s->o.idle_timeout_ms ||
-		               (draining && idle >= SERVER_DRAIN_GRACE_MS && !readable(c->fd)));
-		if (!expired) {
+		int64_t idle = now - atomic_load(&c->idle_since_ms);
+		/* While draining, an idle connection with bytes waiting is left for a worker. */
+		int expired = (uint32_t)st == CONN_IDLE &&
+			      (idle >= s->o.idle_timeout_ms ||
+			       (draining && idle >= SERVER_DRAIN_GRACE_MS && !readable(c->fd)));
+		uint64_t want = word(gen_of(st), CONN_IDLE);
+		if (!expired ||
+		    !atomic_compare_exchange_strong(&c->st, &want, word(gen_of(st), CONN_CLOSING))) {
 			open++;
 			continue;
 		}
-		epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, 0);
-		close(c->fd);
+		int fd = c->fd;
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, fd, 0);
 		conn_free(s, i);
+		close(fd);
 	}
-	pthread_mutex_unlock(&s->mu);
 	return open;
 }
 
@@ -472,7 +479,8 @@ int server_init(struct server *s, const struct server_opts *o, struct app *app,
 	pthread_mutex_init(&s->mu, 0);
 	for (int i = o->max_conns - 1; i >= 0; i--) {
 		conns[i].fd = -1;
-		conns[i].state = CONN_FREE;
+		atomic_init(&conns[i].st, word(0, CONN_FREE));
+		atomic_init(&conns[i].idle_since_ms, 0);
 		free_idx[s->nfree++] = i;
 	}
 	struct buf e;
