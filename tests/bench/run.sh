@@ -59,7 +59,8 @@ stop_server() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; rm -
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -A SIZE COLD RSS0 RSS1 RPS
+declare -A SIZE COLD RSS0 RSS1 RPS CPU
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
 for p in $PEERS; do
 	case $p in
 	c) SIZE[$p]=$(stat -c %s "$BIN") ;;
@@ -82,14 +83,22 @@ for p in $PEERS; do
 	while [ "$(ls "$SHM/$p-$port" | wc -l)" -lt 10000 ] && kill -0 $wpid 2>/dev/null; do sleep 0.05; done
 	kill $wpid 2>/dev/null; wait $wpid 2>/dev/null || true
 	RSS1[$p]=$(rss_kb "$SPID")
-	rates=""
+	rates="" cpus=""
 	for _ in $(seq 1 "$WRK_REPEAT"); do
-		r=$(wrk -t1 -c"$CONNS" -d"${WRK_SECS}s" -s tests/bench/post.lua \
-			"http://127.0.0.1:$port/api/notification" | awk '/Requests\/sec/ {print $2}')
-		rates="$rates $r"
+		t0=$(cpu_ticks "$SPID")
+		out=$(wrk -t1 -c"$CONNS" -d"${WRK_SECS}s" -s tests/bench/post.lua \
+			"http://127.0.0.1:$port/api/notification")
+		t1=$(cpu_ticks "$SPID")
+		rates="$rates $(echo "$out" | awk '/Requests\/sec/ {print $2}')"
+		n=$(echo "$out" | awk '/requests in/ {print $1}')
+		# server CPU per request in microseconds: the load generator shares the 2 cores, so
+		# req/s saturates for every fast server; CPU per request still tells them apart
+		cpus="$cpus $(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
+			'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
 		find "$SHM/$p-$port" -name '*.eml' -delete
 	done
 	RPS[$p]=$(echo "$rates" | tr ' ' '\n' | grep . | median)
+	CPU[$p]=$(echo "$cpus" | tr ' ' '\n' | grep . | median)
 	stop_server
 done
 
@@ -133,14 +142,15 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
 	echo "outbox on tmpfs. Peers do the same job (parse JSON, write an .eml, answer 202) with their"
 	echo "runtime's standard HTTP server. The machine is shared and noisy: compare ratios, not absolutes."
 	echo
-	echo "| server | binary (bytes) | exec -> first 202, ms | idle RSS KiB | RSS after 10k req KiB | req/s | req/s vs Go |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| server | binary (bytes) | exec -> first 202, ms | idle RSS KiB | RSS after 10k req KiB | req/s | req/s vs Go | server CPU µs/req | CPU vs Go |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 	for p in $PEERS; do
 		read -r med p10 p90 n <<<"${COLD[$p]}"
-		ratio="-"
+		ratio="-" cratio="-"
 		[ -n "${RPS[go]:-}" ] && ratio=$(awk -v a="${RPS[$p]}" -v b="${RPS[go]}" 'BEGIN {printf "%.2fx", a / b}')
+		[ -n "${CPU[go]:-}" ] && cratio=$(awk -v a="${CPU[$p]}" -v b="${CPU[go]}" 'BEGIN {printf "%.2fx", a / b}')
 		name=$p; [ "$p" = c ] && name="notify-handler (static musl)"
-		echo "| $name | ${SIZE[$p]} | $med ($p10/$p90) | ${RSS0[$p]} | ${RSS1[$p]} | ${RPS[$p]} | $ratio |"
+		echo "| $name | ${SIZE[$p]} | $med ($p10/$p90) | ${RSS0[$p]} | ${RSS1[$p]} | ${RPS[$p]} | $ratio | ${CPU[$p]} | $cratio |"
 	done
 	echo
 	echo "Heap allocations per request in steady state (valgrind, glibc dev build, 500 vs 1000"
