@@ -67,6 +67,13 @@ int buf_flush(struct buf *b)
 void buf_append(struct buf *b, const void *data, size_t n)
 {
 	const char *s = data;
+	if (b->err) {
+		/* Sticky: the first error (overflow, I/O, a refused value) is the one kept; after an
+		 * overflow keep counting what a retry would need (tinycbor's extra bytes). */
+		if (b->err == -ERR_OVERFLOW)
+			b->missing += n;
+		return;
+	}
 	while (n > 0 && !b->err) {
 		size_t room = b->cap - b->len;
 		if (room == 0) {

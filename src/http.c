@@ -1,7 +1,8 @@
 /*
  * http.c: the HTTP/1.1 message functions of http.h. Everything works over the caller's
  * (buf, len): no allocation, no state but the caller's structs, no table but const ones.
- * The request parser never reads past the first HTTP_MAX_HEADER_BYTES bytes, so its cost is
+ * The request and response parsers share one header-block parser (only the start line
+ * differs) and never read past the first HTTP_MAX_HEADER_BYTES bytes, so their cost is
  * bounded whatever the caller passes; the chunked decoder is one byte-driven state machine.
  */
 #include "http.h"
@@ -13,6 +14,10 @@
 
 /* The leftover count of http_chunked_decode() is returned as an int. */
 #define CHUNK_MAX_INPUT ((size_t)INT_MAX)
+/* RFC 9110 15: status codes outside 100..599 are invalid on the wire (600-999 are sometimes
+ * used internally by implementations, which is no reason to accept them from a peer). */
+#define HTTP_STATUS_MIN 100
+#define HTTP_STATUS_MAX 599
 
 /* ---- character classes (RFC 9110 5.5, 5.6) ------------------------------------------------ */
 
@@ -59,7 +64,7 @@ static int hex_value(unsigned char c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* ---- request parser -------------------------------------------------------------------------
+/* ---- message parsers (requests and responses share everything but the start line) ---------
  * Internal functions return 0 or a negative error; -ERR_PARTIAL means "the window ended first".
  */
 
@@ -89,7 +94,8 @@ static int take_eol(struct scan *s)
 	return 0;
 }
 
-/* Skips the empty lines a client may send before the request line (RFC 9112 2.2). */
+/* Skips the empty lines a client may send before the request line (RFC 9112 2.2); a server
+ * may leave a stray CRLF after a body too, so the response parser skips them as well. */
 static int skip_empty_lines(struct scan *s)
 {
 	while (s->i < s->n && (s->p[s->i] == '\r' || s->p[s->i] == '\n')) {
@@ -136,8 +142,9 @@ static int parse_target(struct scan *s, struct http_request *req)
 	return 0;
 }
 
-/* "HTTP/1.0" or "HTTP/1.1" and the line end; a wrong prefix fails before the line completes. */
-static int parse_version(struct scan *s, struct http_request *req)
+/* "HTTP/1." DIGIT, the version of either start line; a wrong prefix fails before the line
+ * completes. Which minor versions are acceptable is the caller's rule. */
+static int parse_version(struct scan *s, int *minor)
 {
 	static const char prefix[] = "HTTP/1.";
 	for (size_t k = 0; k < sizeof prefix - 1; k++, s->i++) {
@@ -148,10 +155,10 @@ static int parse_version(struct scan *s, struct http_request *req)
 	}
 	if (s->i == s->n)
 		return -ERR_PARTIAL;
-	if (s->p[s->i] != '0' && s->p[s->i] != '1')
+	if (s->p[s->i] < '0' || s->p[s->i] > '9')
 		return -ERR_BAD_REQUEST;
-	req->minor_version = s->p[s->i++] - '0';
-	return take_eol(s);
+	*minor = s->p[s->i++] - '0';
+	return 0;
 }
 
 /* name ":" OWS value OWS eol, with the value's OWS trimmed off. */
@@ -199,26 +206,88 @@ static int parse_fields(struct scan *s, struct http_header *headers, size_t max,
 	}
 }
 
-/* Full parse of the window p[0..n); fills *req only on success. */
-static int parse_block(const char *buf, size_t n, struct http_request *req,
-                       struct http_header *headers, size_t max_headers)
+/* The request line: method SP request-target SP HTTP-version eol, HTTP/1.0 or HTTP/1.1 only. */
+static int request_line(struct scan *s, void *msg)
 {
-	struct scan s = {(const unsigned char *)buf, n, 0};
-	struct http_request r = {0};
-	int e = skip_empty_lines(&s);
+	struct http_request *req = msg;
+	int e = parse_method(s, req);
 	if (e == 0)
-		e = parse_method(&s, &r);
+		e = parse_target(s, req);
 	if (e == 0)
-		e = parse_target(&s, &r);
-	if (e == 0)
-		e = parse_version(&s, &r);
-	if (e == 0)
-		e = parse_fields(&s, headers, max_headers, &r.num_headers);
+		e = parse_version(s, &req->minor_version);
+	if (e == 0 && req->minor_version > 1)
+		e = -ERR_BAD_REQUEST;
+	return e == 0 ? take_eol(s) : e;
+}
+
+/* status-code: exactly three digits in HTTP_STATUS_MIN..HTTP_STATUS_MAX. With three digits the
+ * first one decides the range, so a wrong code fails before the line completes. */
+static int parse_status(struct scan *s, int *status)
+{
+	int v = 0;
+	for (int k = 0; k < 3; k++, s->i++) {
+		if (s->i == s->n)
+			return -ERR_PARTIAL;
+		int c = s->p[s->i];
+		if (c < '0' || c > '9')
+			return -ERR_BAD_REQUEST;
+		v = v * 10 + (c - '0');
+		if (k == 0 && (v < HTTP_STATUS_MIN / 100 || v > HTTP_STATUS_MAX / 100))
+			return -ERR_BAD_REQUEST;
+	}
+	*status = v;
+	return 0;
+}
+
+/* [SP reason-phrase] eol after the status code. The SP is required by RFC 9112 4 but some
+ * servers drop it when the reason is empty ("HTTP/1.1 204\r\n"); that is tolerated. A fourth
+ * digit or any other octet is malformed. */
+static int parse_reason(struct scan *s, struct http_response *res)
+{
+	if (s->i == s->n)
+		return -ERR_PARTIAL;
+	if (s->p[s->i] == ' ')
+		s->i++;
+	else if (s->p[s->i] != '\r' && s->p[s->i] != '\n')
+		return -ERR_BAD_REQUEST;
+	size_t start = s->i;
+	while (s->i < s->n && is_field_char(s->p[s->i]))
+		s->i++;
+	res->reason = (const char *)s->p + start;
+	res->reason_len = s->i - start;
+	return take_eol(s); /* a CTL or bare CR in the reason fails here */
+}
+
+/* The status line: "HTTP/1." DIGIT SP status-code [SP reason-phrase] eol. */
+static int status_line(struct scan *s, void *msg)
+{
+	struct http_response *res = msg;
+	int e = parse_version(s, &res->minor_version);
 	if (e < 0)
 		return e;
-	r.headers = headers;
-	*req = r;
-	return (int)s.i;
+	if (s->i == s->n)
+		return -ERR_PARTIAL;
+	if (s->p[s->i++] != ' ')
+		return -ERR_BAD_REQUEST;
+	e = parse_status(s, &res->status);
+	return e == 0 ? parse_reason(s, res) : e;
+}
+
+/* Parses a start line at s into the message struct `msg`; 0 or a negative error. */
+typedef int start_line_fn(struct scan *s, void *msg);
+
+/* Full parse of the window buf[0..n): empty lines, start line, header fields. Returns the
+ * block length; `msg` and *count are filled as far as the parse got. */
+static int parse_block(const char *buf, size_t n, start_line_fn *start, void *msg,
+                       struct http_header *headers, size_t max_headers, size_t *count)
+{
+	struct scan s = {(const unsigned char *)buf, n, 0};
+	int e = skip_empty_lines(&s);
+	if (e == 0)
+		e = start(&s, msg);
+	if (e == 0)
+		e = parse_fields(&s, headers, max_headers, count);
+	return e < 0 ? e : (int)s.i;
 }
 
 /* 1 when buf[from..len) holds the end of a header block: LF LF or LF CR LF. */
@@ -238,14 +307,15 @@ static int has_blank_line(const char *buf, size_t len, size_t from)
 }
 
 /*
- * see http.h
+ * The incremental contract both parsers share (see http_request_parse in http.h): the window
+ * of at most HTTP_MAX_HEADER_BYTES, the last_len fast path, the header count cap, and
+ * "partial past the limit" turned into -ERR_HEADERS_TOO_LARGE.
  * Errors are reported from the first HTTP_MAX_HEADER_BYTES bytes in input order, so a syntax
  * error inside the limit wins over the limit. With last_len > 0 and no new blank line the
  * prefix is not re-read: its errors surface once the block completes or passes the limit.
- * `headers` may be written even when the result is not a success; *req only on success.
  */
-int http_request_parse(const char *buf, size_t len, struct http_request *req,
-                       struct http_header *headers, size_t max_headers, size_t last_len)
+static int parse_message(const char *buf, size_t len, size_t last_len, start_line_fn *start,
+                         void *msg, struct http_header *headers, size_t max_headers, size_t *count)
 {
 	size_t window = len < HTTP_MAX_HEADER_BYTES ? len : HTTP_MAX_HEADER_BYTES;
 	if (max_headers > HTTP_MAX_HEADERS)
@@ -254,10 +324,44 @@ int http_request_parse(const char *buf, size_t len, struct http_request *req,
 	if (last_len > 0 && len <= HTTP_MAX_HEADER_BYTES &&
 	    !has_blank_line(buf, len, last_len >= 3 ? last_len - 3 : 0))
 		return -ERR_PARTIAL;
-	int r = parse_block(buf, window, req, headers, max_headers);
+	int r = parse_block(buf, window, start, msg, headers, max_headers, count);
 	if (r == -ERR_PARTIAL && len > HTTP_MAX_HEADER_BYTES)
 		return -ERR_HEADERS_TOO_LARGE;
 	return r;
+}
+
+/*
+ * see http.h
+ * `headers` may be written even when the result is not a success; *req only on success.
+ */
+int http_request_parse(const char *buf, size_t len, struct http_request *req,
+                       struct http_header *headers, size_t max_headers, size_t last_len)
+{
+	struct http_request r = {0};
+	int n = parse_message(buf, len, last_len, request_line, &r, headers, max_headers,
+	                      &r.num_headers);
+	if (n < 0)
+		return n;
+	r.headers = headers;
+	*req = r;
+	return n;
+}
+
+/*
+ * see http.h
+ * `headers` may be written even when the result is not a success; *res only on success.
+ */
+int http_response_parse(const char *buf, size_t len, struct http_response *res,
+                        struct http_header *headers, size_t max_headers, size_t last_len)
+{
+	struct http_response r = {0};
+	int n = parse_message(buf, len, last_len, status_line, &r, headers, max_headers,
+	                      &r.num_headers);
+	if (n < 0)
+		return n;
+	r.headers = headers;
+	*res = r;
+	return n;
 }
 
 /* see http.h */
@@ -270,25 +374,55 @@ int http_token_eq(const char *p, size_t n, const char *s)
 	return s[n] == '\0';
 }
 
-/* see http.h */
-const struct http_header *http_header_find(const struct http_request *req, const char *name)
+/* ---- header lookup and framing: one set of rules over the fields of either message ---------- */
+
+/* The header fields of a parsed request or response. */
+struct fields {
+	const struct http_header *h;
+	size_t n;
+};
+
+static struct fields request_fields(const struct http_request *req)
 {
-	for (size_t i = 0; i < req->num_headers; i++) {
-		const struct http_header *h = &req->headers[i];
-		if (http_token_eq(h->name, h->name_len, name))
-			return h;
+	struct fields fs = {req->headers, req->num_headers};
+	return fs;
+}
+
+static struct fields response_fields(const struct http_response *res)
+{
+	struct fields fs = {res->headers, res->num_headers};
+	return fs;
+}
+
+/* The first field called `name`, or NULL. */
+static const struct http_header *field_find(struct fields fs, const char *name)
+{
+	for (size_t i = 0; i < fs.n; i++) {
+		if (http_token_eq(fs.h[i].name, fs.h[i].name_len, name))
+			return &fs.h[i];
 	}
 	return NULL;
 }
 
-/* ---- framing ------------------------------------------------------------------------------ */
+/* see http.h */
+const struct http_header *http_header_find(const struct http_request *req, const char *name)
+{
+	return field_find(request_fields(req), name);
+}
+
+/* see http.h */
+const struct http_header *http_response_header_find(const struct http_response *res,
+                                                    const char *name)
+{
+	return field_find(response_fields(res), name);
+}
 
 /* Number of fields called `name`. */
-static size_t header_count(const struct http_request *req, const char *name)
+static size_t field_count(struct fields fs, const char *name)
 {
 	size_t k = 0;
-	for (size_t i = 0; i < req->num_headers; i++)
-		k += (size_t)http_token_eq(req->headers[i].name, req->headers[i].name_len, name);
+	for (size_t i = 0; i < fs.n; i++)
+		k += (size_t)http_token_eq(fs.h[i].name, fs.h[i].name_len, name);
 	return k;
 }
 
@@ -321,16 +455,20 @@ static int fold_length(const char *p, size_t n, uint64_t *v, int *have)
 	}
 }
 
-/* Body kind and length (RFC 9112 6.1-6.3). Any Transfer-Encoding in HTTP/1.0, or next to a
- * Content-Length, is a framing error before its value is looked at. */
-static int body_framing(const struct http_request *req, struct http_framing *f)
+/*
+ * Body kind and length from the fields (RFC 9112 6.1-6.3), for both directions. Any
+ * Transfer-Encoding in HTTP/1.0, or next to a Content-Length, is a framing error before its
+ * value is looked at. Transfer-Encoding must be exactly one "chunked". Neither header:
+ * HTTP_BODY_NONE, which the response side turns into HTTP_BODY_UNTIL_CLOSE.
+ */
+static int body_framing(struct fields fs, int minor_version, struct http_framing *f)
 {
-	size_t te = header_count(req, "transfer-encoding");
-	size_t cl = header_count(req, "content-length");
-	if (te > 0 && (req->minor_version == 0 || cl > 0))
+	size_t te = field_count(fs, "transfer-encoding");
+	size_t cl = field_count(fs, "content-length");
+	if (te > 0 && (minor_version == 0 || cl > 0))
 		return -ERR_BAD_FRAMING;
 	if (te > 0) {
-		const struct http_header *h = http_header_find(req, "transfer-encoding");
+		const struct http_header *h = field_find(fs, "transfer-encoding");
 		if (te > 1 || !http_token_eq(h->value, h->value_len, "chunked"))
 			return -ERR_NOT_IMPLEMENTED;
 		f->body = HTTP_BODY_CHUNKED;
@@ -338,8 +476,8 @@ static int body_framing(const struct http_request *req, struct http_framing *f)
 	}
 	uint64_t v = 0;
 	int have = 0;
-	for (size_t i = 0; i < req->num_headers; i++) {
-		const struct http_header *h = &req->headers[i];
+	for (size_t i = 0; i < fs.n; i++) {
+		const struct http_header *h = &fs.h[i];
 		if (!http_token_eq(h->name, h->name_len, "content-length"))
 			continue;
 		int r = fold_length(h->value, h->value_len, &v, &have);
@@ -354,10 +492,10 @@ static int body_framing(const struct http_request *req, struct http_framing *f)
 }
 
 /* Every Expect field must be 100-continue. */
-static int expectation(const struct http_request *req, int *cont)
+static int expectation(struct fields fs, int *cont)
 {
-	for (size_t i = 0; i < req->num_headers; i++) {
-		const struct http_header *h = &req->headers[i];
+	for (size_t i = 0; i < fs.n; i++) {
+		const struct http_header *h = &fs.h[i];
 		if (!http_token_eq(h->name, h->name_len, "expect"))
 			continue;
 		if (!http_token_eq(h->value, h->value_len, "100-continue"))
@@ -392,18 +530,19 @@ static unsigned connection_tokens(const char *p, size_t n)
 	return seen;
 }
 
-/* HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive" and no "close". */
-static int conn_keep_alive(const struct http_request *req)
+/* HTTP/1.1 (and later minors) persists unless "close"; HTTP/1.0 only with "keep-alive" and no
+ * "close". */
+static int conn_keep_alive(struct fields fs, int minor_version)
 {
 	unsigned seen = 0;
-	for (size_t i = 0; i < req->num_headers; i++) {
-		const struct http_header *h = &req->headers[i];
+	for (size_t i = 0; i < fs.n; i++) {
+		const struct http_header *h = &fs.h[i];
 		if (http_token_eq(h->name, h->name_len, "connection"))
 			seen |= connection_tokens(h->value, h->value_len);
 	}
 	if (seen & CONN_CLOSE)
 		return 0;
-	return req->minor_version == 1 || (seen & CONN_KEEP_ALIVE) != 0;
+	return minor_version >= 1 || (seen & CONN_KEEP_ALIVE) != 0;
 }
 
 /*
@@ -416,18 +555,190 @@ static int conn_keep_alive(const struct http_request *req)
  */
 int http_request_framing(const struct http_request *req, struct http_framing *f)
 {
+	struct fields fs = request_fields(req);
 	struct http_framing out = {HTTP_BODY_NONE, 0, 0, 0};
-	int r = body_framing(req, &out);
+	int r = body_framing(fs, req->minor_version, &out);
 	if (r < 0)
 		return r;
-	if (req->minor_version == 1 && header_count(req, "host") != 1)
+	if (req->minor_version == 1 && field_count(fs, "host") != 1)
 		return -ERR_HOST_MISSING;
-	r = expectation(req, &out.expect_continue);
+	r = expectation(fs, &out.expect_continue);
 	if (r < 0)
 		return r;
-	out.keep_alive = conn_keep_alive(req);
+	out.keep_alive = conn_keep_alive(fs, req->minor_version);
 	*f = out;
 	return 0;
+}
+
+/* RFC 9112 6.3 rule 1: a response to HEAD, a 1xx, 204 or 304 ends at its header block. */
+static int response_has_no_body(int status, int head_request)
+{
+	return head_request || (status >= 100 && status <= 199) || status == 204 || status == 304;
+}
+
+/*
+ * see http.h
+ * No-body responses are decided before any framing header is read (RFC 9112 6.3 rule 1): a
+ * HEAD answer or a 304 legitimately carries the Content-Length or Transfer-Encoding the full
+ * answer would have had, and nothing of them is used, so nothing of them can desynchronise us.
+ */
+int http_response_framing(const struct http_response *res, int head_request, struct http_framing *f)
+{
+	struct fields fs = response_fields(res);
+	struct http_framing out = {HTTP_BODY_NONE, 0, 0, 0};
+	if (!response_has_no_body(res->status, head_request)) {
+		int r = body_framing(fs, res->minor_version, &out);
+		if (r < 0)
+			return r;
+		if (out.body == HTTP_BODY_NONE)
+			out.body = HTTP_BODY_UNTIL_CLOSE;
+	}
+	out.keep_alive =
+	    out.body != HTTP_BODY_UNTIL_CLOSE && conn_keep_alive(fs, res->minor_version);
+	*f = out;
+	return 0;
+}
+
+/* ---- Retry-After (RFC 9110 10.2.3) and its Azure millisecond variants ------------------------ */
+
+/* 1*DIGIT into *v, saturating at `cap` (which must be below UINT64_MAX / 10); 0 when p[0..n)
+ * is empty or holds anything but digits. */
+static int digits_sat(const char *p, size_t n, uint64_t cap, uint64_t *v)
+{
+	uint64_t x = 0;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		x = x * 10 + (uint64_t)(p[i] - '0');
+		if (x > cap)
+			x = cap;
+	}
+	*v = x;
+	return 1;
+}
+
+/* Two decimal digits at p as 0..99, or -1. */
+static int two_digits(const char *p)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return -1;
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* Index of p[0..3) in the list of three-letter names, or -1 (names are case-sensitive). */
+static int name_index(const char *p, const char *const *names, int count)
+{
+	for (int i = 0; i < count; i++) {
+		if (memcmp(p, names[i], 3) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static int is_leap(int64_t y)
+{
+	return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; y >= 1, m 1..12, d valid). */
+static int64_t days_from_epoch(int64_t y, int m, int d)
+{
+	static const int before_month[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+	/* days from 0001-01-01 to 1970-01-01 */
+	static const int64_t epoch_days = 719162;
+	int64_t py = y - 1;
+	int64_t days = py * 365 + py / 4 - py / 100 + py / 400;
+	days += before_month[m - 1] + (m > 2 && is_leap(y)) + (d - 1);
+	return days - epoch_days;
+}
+
+/* Days in month m (1..12) of year y. */
+static int month_days(int64_t y, int m)
+{
+	static const int len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	return len[m - 1] + (m == 2 && is_leap(y));
+}
+
+/*
+ * IMF-fixdate (RFC 9110 5.6.7), exactly "Sun, 06 Nov 1994 08:49:37 GMT", into Unix seconds.
+ * Returns 1, or 0 for any other text: rfc850-date and asctime-date are obsolete and
+ * not produced by any server we talk to. The day name must be one of the seven but is not
+ * checked against the date (the RFC does not ask recipients to). Year 0000 does not exist;
+ * second 60 (a leap second) is allowed by the grammar and counted as :59 + 1.
+ */
+static int imf_fixdate(const char *p, size_t n, int64_t *t)
+{
+	static const char *const wdays[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+	static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	/* "Sun, 06 Nov 1994 08:49:37 GMT": '_' marks the variable octets, checked below */
+	static const char layout[] = "___, __ ___ ____ __:__:__ GMT";
+	if (n != sizeof layout - 1)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (layout[i] != '_' && p[i] != layout[i])
+			return 0;
+	}
+	int day = two_digits(p + 5), mon = name_index(p + 8, months, 12) + 1;
+	int yhi = two_digits(p + 12), ylo = two_digits(p + 14);
+	int hh = two_digits(p + 17), mm = two_digits(p + 20), ss = two_digits(p + 23);
+	if (name_index(p, wdays, 7) < 0 || mon < 1 || yhi < 0 || ylo < 0 || hh < 0 || hh > 23 ||
+	    mm < 0 || mm > 59 || ss < 0 || ss > 60)
+		return 0;
+	int64_t year = yhi * 100 + ylo;
+	if (year < 1 || day < 1 || day > month_days(year, mon))
+		return 0;
+	*t = days_from_epoch(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss;
+	return 1;
+}
+
+/* Seconds from now until t, clamped to [0, HTTP_MAX_RETRY_AFTER]; any now_unix is safe. */
+static int seconds_until(int64_t t, int64_t now_unix)
+{
+	if (now_unix >= t)
+		return 0;
+	if (now_unix < t - HTTP_MAX_RETRY_AFTER) /* t is a 4-digit-year date: no overflow */
+		return HTTP_MAX_RETRY_AFTER;
+	return (int)(t - now_unix);
+}
+
+/* The first `name` field, when its value is 1*DIGIT milliseconds: seconds rounded up. */
+static int retry_ms(struct fields fs, const char *name, int *seconds)
+{
+	const struct http_header *h = field_find(fs, name);
+	uint64_t ms;
+	if (h == NULL ||
+	    !digits_sat(h->value, h->value_len, (uint64_t)HTTP_MAX_RETRY_AFTER * 1000, &ms))
+		return 0;
+	*seconds = (int)((ms + 999) / 1000);
+	return 1;
+}
+
+/*
+ * see http.h
+ * Same order as the Azure SDKs' throttling policy (azure-core-rest-pipeline): retry-after-ms,
+ * x-ms-retry-after-ms, Retry-After; a field that does not parse is skipped, not fatal.
+ */
+int http_retry_after(const struct http_response *res, int64_t now_unix, int *seconds)
+{
+	struct fields fs = response_fields(res);
+	if (retry_ms(fs, "retry-after-ms", seconds) || retry_ms(fs, "x-ms-retry-after-ms", seconds))
+		return 1;
+	const struct http_header *h = field_find(fs, "retry-after");
+	if (h == NULL)
+		return 0;
+	uint64_t delta;
+	if (digits_sat(h->value, h->value_len, HTTP_MAX_RETRY_AFTER, &delta)) {
+		*seconds = (int)delta;
+		return 1;
+	}
+	int64_t t;
+	if (!imf_fixdate(h->value, h->value_len, &t))
+		return 0;
+	*seconds = seconds_until(t, now_unix);
+	return 1;
 }
 
 /* ---- chunked decoder (RFC 9112 7.1) ------------------------------------------------------- */
@@ -669,4 +980,65 @@ void http_response_head(struct buf *b, int status, const char *content_type,
 	buf_puts(b, "\r\n");
 	if (!keep_alive)
 		buf_puts(b, "Connection: close\r\n");
+}
+
+/* ---- requests we send (client side) ---------------------------------------------------------- */
+
+/* 1 when p[0..n) is not empty and every octet is in the class. */
+static int all_of(const char *p, size_t n, int (*in_class)(unsigned char))
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!in_class((unsigned char)p[i]))
+			return 0;
+	}
+	return n > 0;
+}
+
+/* field-value text we are willing to send: field chars only, no OWS at either end (a
+ * receiver would trim it, so what it sees would differ from what was signed). */
+static int is_clean_value(const char *v, size_t n)
+{
+	if (n == 0)
+		return 1;
+	return all_of(v, n, is_field_char) && !is_ows((unsigned char)v[0]) &&
+	       !is_ows((unsigned char)v[n - 1]);
+}
+
+/*
+ * see http.h
+ * Everything is checked before the first byte is written. A failed buf is left alone:
+ * buf_append() in memory mode would replace its first error with -ERR_OVERFLOW.
+ */
+void http_request_head(struct buf *b, const char *method, const char *target, const char *host)
+{
+	size_t ml = strlen(method), tl = strlen(target), hl = strlen(host);
+	if (b->err != 0)
+		return;
+	if (ml > HTTP_MAX_METHOD || !all_of(method, ml, is_tchar) ||
+	    !all_of(target, tl, is_vchar) || !all_of(host, hl, is_vchar)) {
+		b->err = -ERR_INTERNAL;
+		return;
+	}
+	buf_append(b, method, ml);
+	buf_putc(b, ' ');
+	buf_append(b, target, tl);
+	buf_puts(b, " HTTP/1.1\r\nHost: ");
+	buf_append(b, host, hl);
+	buf_puts(b, "\r\n");
+}
+
+/* see http.h; checked and left alone as http_request_head() */
+void http_header_line(struct buf *b, const char *name, const char *value, size_t n)
+{
+	size_t nl = strlen(name);
+	if (b->err != 0)
+		return;
+	if (!all_of(name, nl, is_tchar) || !is_clean_value(value, n)) {
+		b->err = -ERR_INTERNAL;
+		return;
+	}
+	buf_append(b, name, nl);
+	buf_puts(b, ": ");
+	buf_append(b, value, n);
+	buf_puts(b, "\r\n");
 }
