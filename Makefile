@@ -25,7 +25,7 @@ LDLIBS    := -lpthread
 SRCS      := $(wildcard src/*.c)
 LIBSRCS   := $(filter-out src/main.c,$(SRCS))
 OBJS      := $(SRCS:src/%.c=$(B)/obj/%.o)
-LIBOBJS   := $(LIBSRCS:src/%.c=$(B)/obj/%.o)
+LIBOBJS   := $(LIBSRCS:src/%.c=$(B)/obj/%.o) $(B)/obj/gen/ta.o
 UNITS     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZERS   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
@@ -53,6 +53,21 @@ $(DEPSTAMP): scripts/deps.sh
 $(B)/obj/%.o: src/%.c | $(DEPSTAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# Trust anchors: certs/*.pem -> C arrays by our own generator (tools/ta2c.c, host cc), at
+# build time into build/<variant>/gen/; nothing generated is committed.
+HOSTCC    ?= cc
+TA2C      := build/tools/ta2c
+CERTS     := $(sort $(wildcard certs/*.pem))
+$(TA2C): tools/ta2c.c | $(DEPSTAMP)
+	@mkdir -p $(@D)
+	$(HOSTCC) -O2 -Wall -Wextra -I$(BEARSSL)/inc $< $(BEARSSL)/build-host/libbearssl.a -o $@
+$(B)/gen/ta.c: $(TA2C) $(CERTS)
+	@mkdir -p $(@D)
+	$(TA2C) $(CERTS) > $@.tmp && mv $@.tmp $@
+$(B)/obj/gen/ta.o: $(B)/gen/ta.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(B)/libnotify.a: $(LIBOBJS)
 	@rm -f $@
@@ -152,12 +167,12 @@ bench: static
 
 fmt:
 	clang-format -i $(wildcard src/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c \
-	  tests/bench/*.c)
+	  tests/bench/*.c tools/*.c)
 
 lint:
 	clang-tidy $(SRCS) -- $(CPPFLAGS) -std=c11
 
 clean:
-	rm -rf build/dev build/static build/asan build/fuzz build/bench build/zip
+	rm -rf build/dev build/static build/asan build/fuzz build/bench build/zip build/tools
 
 -include $(OBJS:.o=.d)
