@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "date.h"
 
 /* Longest DNS name in text form without a trailing dot (RFC 1035 2.3.4, RFC 2181 11). */
 #define ACS_MAX_HOST 253
@@ -41,7 +42,7 @@
 #define ACS_DEFAULT_PORT 443
 
 /* Length of an x-ms-date value, "Wed, 13 Apr 2022 18:09:12 GMT" (IMF-fixdate, RFC 7231 7.1.1.1). */
-#define ACS_DATE_LEN 29
+#define ACS_DATE_LEN DATE_IMF_LEN
 
 /* Length of the base64 text of a 32-byte SHA-256 hash or HMAC-SHA256 tag, padding included. */
 #define ACS_B64_SHA256_LEN 44
@@ -53,7 +54,7 @@
 #define ACS_AUTH_HEADERS_LEN 241
 
 /* Latest time acs_auth_date formats: 9999-12-31 23:59:59 UTC (the date has a 4-digit year). */
-#define ACS_MAX_UNIX_TIME INT64_C(253402300799)
+#define ACS_MAX_UNIX_TIME DATE_MAX_UNIX
 
 /* A parsed connection string. Filled by acs_conn_parse; wipe with acs_conn_wipe when done. */
 struct acs_conn {

@@ -6,6 +6,7 @@
 #include "b64.h"
 #include "bearssl_hash.h"
 #include "bearssl_hmac.h"
+#include "date.h"
 #include "err.h"
 
 /* Two-step stringification, so limits can appear in fixed error texts. */
@@ -23,9 +24,6 @@ static const char ip_literal[] = "endpoint= host is an IP address; use the DNS n
 static const char bad_port[] = "endpoint= port must be a number from 1 to 65535";
 
 /* Calendar constants of the proleptic Gregorian calendar. */
-#define SECS_PER_DAY       86400
-#define DAYS_PER_400_YEARS 146097 /* 400 * 365 + 97 leap days: the calendar's period */
-#define EPOCH_WDAY         4      /* 1970-01-01 was a Thursday (0 = Sunday) */
 
 /* The Authorization value up to the signature; the order of SignedHeaders is the order of the
  * values in the string-to-sign. */
@@ -313,61 +311,10 @@ void acs_conn_wipe(struct acs_conn *c)
 
 /* ---- date -------------------------------------------------------------------------------- */
 
-static int is_leap(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int year_days(int64_t y)
-{
-	return 365 + is_leap(y);
-}
-
-/* Days in month m (0 = January) of year y. */
-static int month_days(int m, int64_t y)
-{
-	static const unsigned char common[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	return common[m] + (m == 1 && is_leap(y));
-}
-
-/* Writes v as `width` decimal digits, zero-padded, at p. */
-static void put_digits(char *p, int64_t v, int width)
-{
-	for (int i = width - 1; i >= 0; i--) {
-		p[i] = (char)('0' + v % 10);
-		v /= 10;
-	}
-}
-
 /* see acs_auth.h */
 int acs_auth_date(char out[ACS_DATE_LEN + 1], int64_t t)
 {
-	static const char wday_names[] = "SunMonTueWedThuFriSat";
-	static const char month_names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	if (t < 0 || t > ACS_MAX_UNIX_TIME)
-		return -ERR_FIELD_INVALID;
-
-	int64_t days = t / SECS_PER_DAY, secs = t % SECS_PER_DAY;
-	int wday = (int)((days + EPOCH_WDAY) % 7);
-	/* Whole 400-year periods first (each the same length), then single years and months. */
-	int64_t year = 1970 + 400 * (days / DAYS_PER_400_YEARS);
-	days %= DAYS_PER_400_YEARS;
-	for (; days >= year_days(year); year++)
-		days -= year_days(year);
-	int month = 0;
-	for (; days >= month_days(month, year); month++)
-		days -= month_days(month, year);
-
-	/* "Www, DD Mmm YYYY hh:mm:ss GMT" */
-	memcpy(out, "Www, DD Mmm YYYY hh:mm:ss GMT", ACS_DATE_LEN + 1);
-	memcpy(out, wday_names + 3 * wday, 3);
-	put_digits(out + 5, days + 1, 2);
-	memcpy(out + 8, month_names + 3 * month, 3);
-	put_digits(out + 12, year, 4);
-	put_digits(out + 17, secs / 3600, 2);
-	put_digits(out + 20, secs / 60 % 60, 2);
-	put_digits(out + 23, secs % 60, 2);
-	return 0;
+	return date_imf(out, t);
 }
 
 /* ---- hashing and signing ----------------------------------------------------------------- */

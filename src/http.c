@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "date.h"
 #include "err.h"
 
 /* The leftover count of http_chunked_decode() is returned as an int. */
@@ -619,81 +620,6 @@ static int digits_sat(const char *p, size_t n, uint64_t cap, uint64_t *v)
 	return 1;
 }
 
-/* Two decimal digits at p as 0..99, or -1. */
-static int two_digits(const char *p)
-{
-	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
-		return -1;
-	return (p[0] - '0') * 10 + (p[1] - '0');
-}
-
-/* Index of p[0..3) in the list of three-letter names, or -1 (names are case-sensitive). */
-static int name_index(const char *p, const char *const *names, int count)
-{
-	for (int i = 0; i < count; i++) {
-		if (memcmp(p, names[i], 3) == 0)
-			return i;
-	}
-	return -1;
-}
-
-static int is_leap(int64_t y)
-{
-	return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-}
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; y >= 1, m 1..12, d valid). */
-static int64_t days_from_epoch(int64_t y, int m, int d)
-{
-	static const int before_month[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-	/* days from 0001-01-01 to 1970-01-01 */
-	static const int64_t epoch_days = 719162;
-	int64_t py = y - 1;
-	int64_t days = py * 365 + py / 4 - py / 100 + py / 400;
-	days += before_month[m - 1] + (m > 2 && is_leap(y)) + (d - 1);
-	return days - epoch_days;
-}
-
-/* Days in month m (1..12) of year y. */
-static int month_days(int64_t y, int m)
-{
-	static const int len[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	return len[m - 1] + (m == 2 && is_leap(y));
-}
-
-/*
- * IMF-fixdate (RFC 9110 5.6.7), exactly "Sun, 06 Nov 1994 08:49:37 GMT", into Unix seconds.
- * Returns 1, or 0 for any other text: rfc850-date and asctime-date are obsolete and
- * not produced by any server we talk to. The day name must be one of the seven but is not
- * checked against the date (the RFC does not ask recipients to). Year 0000 does not exist;
- * second 60 (a leap second) is allowed by the grammar and counted as :59 + 1.
- */
-static int imf_fixdate(const char *p, size_t n, int64_t *t)
-{
-	static const char *const wdays[7] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-	static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	/* "Sun, 06 Nov 1994 08:49:37 GMT": '_' marks the variable octets, checked below */
-	static const char layout[] = "___, __ ___ ____ __:__:__ GMT";
-	if (n != sizeof layout - 1)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (layout[i] != '_' && p[i] != layout[i])
-			return 0;
-	}
-	int day = two_digits(p + 5), mon = name_index(p + 8, months, 12) + 1;
-	int yhi = two_digits(p + 12), ylo = two_digits(p + 14);
-	int hh = two_digits(p + 17), mm = two_digits(p + 20), ss = two_digits(p + 23);
-	if (name_index(p, wdays, 7) < 0 || mon < 1 || yhi < 0 || ylo < 0 || hh < 0 || hh > 23 ||
-	    mm < 0 || mm > 59 || ss < 0 || ss > 60)
-		return 0;
-	int64_t year = yhi * 100 + ylo;
-	if (year < 1 || day < 1 || day > month_days(year, mon))
-		return 0;
-	*t = days_from_epoch(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss;
-	return 1;
-}
-
 /* Seconds from now until t, clamped to [0, HTTP_MAX_RETRY_AFTER]; any now_unix is safe. */
 static int seconds_until(int64_t t, int64_t now_unix)
 {
@@ -735,7 +661,7 @@ int http_retry_after(const struct http_response *res, int64_t now_unix, int *sec
 		return 1;
 	}
 	int64_t t;
-	if (!imf_fixdate(h->value, h->value_len, &t))
+	if (!date_parse_imf(h->value, h->value_len, &t))
 		return 0;
 	*seconds = seconds_until(t, now_unix);
 	return 1;

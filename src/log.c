@@ -6,8 +6,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "date.h"
 #include "json.h"
 #include "notify.h"
+
+/* Room kept at the end of every line for ",\"truncated\":true" (18 bytes) and "}\n" (2), so a
+ * line cut at LOG_LINE_MAX still closes as valid JSON. */
+#define LOG_TAIL_RESERVE 24
 
 static int threshold = LOG_INFO;
 static int out_fd = 1;
@@ -30,39 +35,16 @@ int log_level_parse(const char *s)
 	return -1;
 }
 
-/* Appends v as at least `width` decimal digits. */
-static void put_padded(struct buf *b, unsigned v, int width)
-{
-	char t[10];
-	int i = (int)sizeof t;
-	do {
-		t[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0 || (int)sizeof t - i < width);
-	buf_append(b, t + i, sizeof t - (size_t)i);
-}
-
 /* see log.h */
 void log_put_time(struct buf *b)
 {
 	struct timespec ts;
-	struct tm tm;
+	char t[DATE_RFC3339_MS_LEN + 1];
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	put_padded(b, (unsigned)tm.tm_year + 1900, 4);
-	buf_putc(b, '-');
-	put_padded(b, (unsigned)tm.tm_mon + 1, 2);
-	buf_putc(b, '-');
-	put_padded(b, (unsigned)tm.tm_mday, 2);
-	buf_putc(b, 'T');
-	put_padded(b, (unsigned)tm.tm_hour, 2);
-	buf_putc(b, ':');
-	put_padded(b, (unsigned)tm.tm_min, 2);
-	buf_putc(b, ':');
-	put_padded(b, (unsigned)tm.tm_sec, 2);
-	buf_putc(b, '.');
-	put_padded(b, (unsigned)(ts.tv_nsec / 1000000), 3);
-	buf_putc(b, 'Z');
+	if (date_rfc3339_ms(t, ts.tv_sec, (int)(ts.tv_nsec / 1000000)) == 0)
+		buf_puts(b, t);
+	else
+		buf_puts(b, "1970-01-01T00:00:00.000Z"); /* a clock outside 1970..9999 */
 }
 
 /* see log.h */
@@ -79,8 +61,7 @@ int log_begin(struct log_line *l, int level, const char *event)
 	if (level < threshold)
 		return 0;
 	l->level = level;
-	/* Leave room for the closing ",\"truncated\":true}\n". */
-	buf_init(&l->b, l->mem, sizeof l->mem - 24);
+	buf_init(&l->b, l->mem, sizeof l->mem - LOG_TAIL_RESERVE);
 	buf_puts(&l->b, "{\"time\":\"");
 	log_put_time(&l->b);
 	buf_puts(&l->b, "\",\"level\":\"");
@@ -134,7 +115,10 @@ void log_ms(struct log_line *l, const char *k, int64_t ns)
 	key(l, k);
 	buf_put_u64(&l->b, (uint64_t)(ns / 1000000));
 	buf_putc(&l->b, '.');
-	put_padded(&l->b, (unsigned)(ns / 1000 % 1000), 3);
+	unsigned frac = (unsigned)(ns / 1000 % 1000);
+	char d[3] = {(char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
+	             (char)('0' + frac % 10)};
+	buf_append(&l->b, d, sizeof d);
 }
 
 /* see log.h */

@@ -11,9 +11,9 @@
 
 #include <stddef.h>
 #include <string.h>
-#include <time.h>
 
 #include "b64.h"
+#include "date.h"
 #include "err.h"
 
 /* RFC 2047 2: an encoded word is "=?" charset "?" encoding "?" text "?=". */
@@ -33,8 +33,6 @@
 #define RFC2231_PREFIX "utf-8''"
 /* RFC 3629 3: a UTF-8 sequence is at most 4 bytes. */
 #define UTF8_MAX_SEQ 4
-/* RFC 5322 3.3: the year is four digits. */
-#define YEAR_MAX 9999
 /* Message-ID domain when the sender address has no usable one. */
 #define FALLBACK_DOMAIN "localhost"
 
@@ -132,33 +130,17 @@ static void put_addrs(struct mw *w, const char *name, const struct notify_str *a
 	eol(w);
 }
 
-/* RFC 5322 3.3 date-time in UTC: "Sat, 28 Nov 2026 16:06:26 +0000". English names, no locale.
- * Returns 0, or -ERR_INTERNAL when t is not a time with a four-digit year. */
+/* RFC 5322 3.3 date-time in UTC: "Sat, 28 Nov 2026 16:06:26 +0000": the IMF-fixdate with the
+ * numeric zone RFC 5322 asks generators to use. Returns 0, or -ERR_INTERNAL when t is not a time
+ * with a four-digit year. */
 static int put_date(struct mw *w, int64_t t)
 {
-	static const char day[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char mon[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if ((int64_t)tt != t || !gmtime_r(&tt, &tm) || tm.tm_year < -1900 ||
-	    tm.tm_year > YEAR_MAX - 1900)
+	char d[DATE_IMF_LEN + 1];
+	if (date_imf(d, t) < 0)
 		return -ERR_INTERNAL;
 	put_cs(w, "Date: ");
-	put_cs(w, day[tm.tm_wday]);
-	put_cs(w, ", ");
-	put_num(w, (unsigned)tm.tm_mday, 2);
-	put_cs(w, " ");
-	put_cs(w, mon[tm.tm_mon]);
-	put_cs(w, " ");
-	put_num(w, (unsigned)(tm.tm_year + 1900), 4);
-	put_cs(w, " ");
-	put_num(w, (unsigned)tm.tm_hour, 2);
-	put_cs(w, ":");
-	put_num(w, (unsigned)tm.tm_min, 2);
-	put_cs(w, ":");
-	put_num(w, (unsigned)tm.tm_sec, 2);
-	put_cs(w, " +0000");
+	put(w, d, DATE_IMF_LEN - 3); /* without "GMT" */
+	put_cs(w, "+0000");
 	eol(w);
 	return 0;
 }
