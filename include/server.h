@@ -30,6 +30,8 @@
 #define SERVER_LINGER_BYTES (256 * 1024)
 /* During a drain, a connection accepted moments ago gets this long to send its request. */
 #define SERVER_DRAIN_GRACE_MS 200
+/* How often a drain checks whether every connection has finished. */
+#define SERVER_DRAIN_POLL_MS 5
 /* Worker thread stack: handlers keep big state in their slot; 256 KiB leaves room for
  * sanitizer builds (musl's default is 128 KiB). Only touched pages cost memory. */
 #define SERVER_STACK_SIZE (256 * 1024)
@@ -75,7 +77,7 @@ struct server {
 	struct server_conn *conns; /* max_conns entries */
 	int *free_idx;             /* stack of free conn indexes, max_conns entries */
 	int nfree;
-	pthread_mutex_t mu; /* guards free_idx and nfree (taken on accept and close only) */
+	pthread_mutex_t mu;      /* guards free_idx and nfree (taken on accept and close only) */
 	struct server_worker *w; /* workers entries */
 	atomic_int draining, stop, busy;
 };

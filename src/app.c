@@ -13,6 +13,10 @@
  * documents are at most: slug 40 + title 80 + detail 160 + field 48 + JSON syntax 120. */
 #define APP_BODY_MAX 1024
 
+/* Extra header lines of an answer: "Location: /api/notification/<36-char id>\r\n" (66 bytes) or
+ * "Retry-After: <up to 86400>\r\n" (20 bytes), with room to spare. */
+#define APP_EXTRA_HEADERS_MAX 128
+
 static const char route_send[] = "/api/notification";
 
 /* Writes head, any extra header lines, then the body. */
@@ -138,7 +142,7 @@ static int json_content_type(const struct http_request *req)
 static void op_answer(struct buf *out, int status, const char *id, const char *state, int head_only,
                       int keep_alive)
 {
-	char mem[APP_BODY_MAX], hdr[128];
+	char mem[APP_BODY_MAX], hdr[APP_EXTRA_HEADERS_MAX];
 	struct buf b, h;
 	buf_init(&b, mem, sizeof mem);
 	buf_puts(&b, "{\"id\":\"");
@@ -283,7 +287,7 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 	}
 	int rc = a->tr->send(a->tr->ctx, s->wctx, &s->msg, r->id, &tr);
 	if (rc < 0) {
-		char extra[64];
+		char extra[APP_EXTRA_HEADERS_MAX];
 		struct buf h;
 		buf_init(&h, extra, sizeof extra);
 		if (tr.retry_after_s > 0) {

@@ -68,8 +68,8 @@ void buf_append(struct buf *b, const void *data, size_t n)
 {
 	const char *s = data;
 	if (b->err) {
-		/* Sticky: the first error (overflow, I/O, a refused value) is the one kept; after an
-		 * overflow keep counting what a retry would need (tinycbor's extra bytes). */
+		/* Sticky: the first error (overflow, I/O, a refused value) is the one kept; after
+		 * an overflow keep counting what a retry would need (tinycbor's extra bytes). */
 		if (b->err == -ERR_OVERFLOW)
 			b->missing += n;
 		return;

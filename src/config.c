@@ -8,6 +8,9 @@
 
 enum kind { INT, STR, ADDR, SECRET, LEVEL };
 
+/* "must be at most <n> bytes long": 26 bytes of text and up to 20 digits. */
+#define CONFIG_WHAT_MAX 48
+
 struct var {
 	const char *name;
 	enum kind kind;
@@ -110,7 +113,7 @@ static int load(struct config *c, const struct var *v, const char *val, char *er
 		if (v->min > 0 && !*s)
 			return bad(err, cap, v, "must not be empty", 0);
 		if (strlen(s) > (size_t)v->max) {
-			char what[48];
+			char what[CONFIG_WHAT_MAX];
 			struct buf w;
 			buf_init(&w, what, sizeof what);
 			buf_puts(&w, "must be at most ");

@@ -20,6 +20,8 @@
 #define NOTIFY_VERSION "dev"
 #endif
 
+/* Staging buffer of --help; the text streams through it (fd mode), so any size works. */
+#define MAIN_HELP_BUF 1024
 /* Length of a start-up error line. */
 #define MAIN_ERR_MAX 256
 
@@ -35,7 +37,7 @@ static void say(int fd, const char *text)
 
 static void usage(void)
 {
-	char mem[1024];
+	char mem[MAIN_HELP_BUF];
 	struct buf b;
 	buf_init_fd(&b, mem, sizeof mem, STDOUT_FILENO);
 	buf_puts(&b, "notify-handler " NOTIFY_VERSION

@@ -397,7 +397,8 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		uint64_t idle = word(gen, CONN_IDLE);
-		if (atomic_compare_exchange_strong(&s->conns[tag].st, &idle, word(gen, CONN_BUSY))) {
+		if (atomic_compare_exchange_strong(&s->conns[tag].st, &idle,
+		                                   word(gen, CONN_BUSY))) {
 			atomic_fetch_add(&s->busy, 1);
 			serve_conn(w, (int)tag);
 			atomic_fetch_sub(&s->busy, 1);
@@ -427,11 +428,11 @@ static int sweep(struct server *s, int draining)
 		int64_t idle = now - atomic_load(&c->idle_since_ms);
 		/* While draining, an idle connection with bytes waiting is left for a worker. */
 		int expired = (uint32_t)st == CONN_IDLE &&
-			      (idle >= s->o.idle_timeout_ms ||
-			       (draining && idle >= SERVER_DRAIN_GRACE_MS && !readable(c->fd)));
+		              (idle >= s->o.idle_timeout_ms ||
+		               (draining && idle >= SERVER_DRAIN_GRACE_MS && !readable(c->fd)));
 		uint64_t want = word(gen_of(st), CONN_IDLE);
-		if (!expired ||
-		    !atomic_compare_exchange_strong(&c->st, &want, word(gen_of(st), CONN_CLOSING))) {
+		if (!expired || !atomic_compare_exchange_strong(&c->st, &want,
+		                                                word(gen_of(st), CONN_CLOSING))) {
 			open++;
 			continue;
 		}
@@ -559,7 +560,7 @@ static int drain(struct server *s)
 	atomic_store(&s->draining, 1);
 	int open;
 	while ((open = sweep(s, 1)) > 0 && now_ms() < deadline) {
-		struct timespec ts = {0, 5 * 1000000};
+		struct timespec ts = {0, SERVER_DRAIN_POLL_MS * 1000000L};
 		nanosleep(&ts, 0);
 	}
 	return open > 0;

@@ -525,12 +525,12 @@ static void test_send_failure_without_retry_after(void **state)
 static void test_send_failure_answers_transport_status(void **state)
 {
 	(void)state;
-	/* Regression (found by this test): app.c send_route() sets rep.status = tr.http_status (502) but writes the answer
-	 * with app_problem(out, rc, ...), whose status line and "status" member come from
-	 * err_http_status(rc): a transport failing with -ERR_IO and http_status 502 is answered
-	 * "HTTP/1.1 500 Internal Server Error" with "status":500 while the access log says 502.
-	 * transport.h says http_status is "the status to answer". status_route() has the same
-	 * flaw for status failures. */
+	/* Regression (found by this test): app.c send_route() sets rep.status = tr.http_status
+	 * (502) but writes the answer with app_problem(out, rc, ...), whose status line and
+	 * "status" member come from err_http_status(rc): a transport failing with -ERR_IO and
+	 * http_status 502 is answered "HTTP/1.1 500 Internal Server Error" with "status":500 while
+	 * the access log says 502. transport.h says http_status is "the status to answer".
+	 * status_route() has the same flaw for status failures. */
 	fk.send_rc = -ERR_IO;
 	fk.http_status = 502;
 	fk.detail = "ACS answered 502";
@@ -950,12 +950,12 @@ static void test_send_then_status_round_trip(void **state)
 static void test_head_error_answers_have_no_body(void **state)
 {
 	(void)state;
-	/* Regression (found by this test): app.c app_head() answers HEAD requests that fail (unknown path, invalid or unknown
-	 * status id, 401, status failure) through fail() -> app_problem() -> answer(..., head_only
-	 * 0), so "HEAD /api/notification/not-an-id" gets its 404 problem document as content after
-	 * the header block. RFC 9110 9.3.2: no content in a response to HEAD; server.c writes out
-	 * whole, so on a kept-alive connection the client reads the document as the start of the
-	 * next response. */
+	/* Regression (found by this test): app.c app_head() answers HEAD requests that fail
+	 * (unknown path, invalid or unknown status id, 401, status failure) through fail() ->
+	 * app_problem() -> answer(..., head_only 0), so "HEAD /api/notification/not-an-id" gets its
+	 * 404 problem document as content after the header block. RFC 9110 9.3.2: no content in a
+	 * response to HEAD; server.c writes out whole, so on a kept-alive connection the client
+	 * reads the document as the start of the next response. */
 	assert_int_equal(run("HEAD", "/api/notification/not-an-id", NULL, NULL, 1), 404);
 	parse_answer(1);
 	assert_int_equal(run("HEAD", "/nope", NULL, NULL, 1), 404);

@@ -283,9 +283,9 @@ static void test_error_message_exact(void **state)
 static void test_error_one_line_for_value_with_newline(void **state)
 {
 	(void)state;
-	/* Regression (found by this test): config.c bad() echoes the raw value (buf_append of up to 80 bytes) into the error,
-	 * so a value containing '\n' or '\r' gives a multi-line error, against config.h's "one
-	 * line naming the variable". NOTIFY_WORKERS="1\n2" gives
+	/* Regression (found by this test): config.c bad() echoes the raw value (buf_append of up to
+	 * 80 bytes) into the error, so a value containing '\n' or '\r' gives a multi-line error,
+	 * against config.h's "one line naming the variable". NOTIFY_WORKERS="1\n2" gives
 	 * "NOTIFY_WORKERS: must be an integer from 1 to 256 (got \"1<LF>2\")"; the same for
 	 * NOTIFY_LOG_LEVEL, EMAIL_SENDER and an entry of NOTIFY_ALLOWED_SENDERS. */
 	expect_bad("NOTIFY_WORKERS", "1\n2");

@@ -315,13 +315,13 @@ static void test_single_long_field_cut_at_every_length(void **state)
 static void test_field_cut_near_limit_keeps_line_valid(void **state)
 {
 	(void)state;
-	/* Regression (found by this test): log.c log_end() appends ",\"truncated\":true" while b.cap is still
-	 * LOG_LINE_MAX - 24 and only then restores the full capacity. When the dropped field
-	 * started within 17 bytes of that reduced cap (mark > 983), the marker itself is clamped,
-	 * the sticky -ERR_OVERFLOW also swallows "}\n", and the line written is 1000 bytes ending
-	 * in ,"truncated" with no closing brace and no newline (the next log line then continues
-	 * it). Repro: log_begin(LOG_INFO, "cut") (63 bytes), log_str("v", 920 x 'p') -> mark 990,
-	 * then log_str("w", 100 bytes). */
+	/* Regression (found by this test): log.c log_end() appends ",\"truncated\":true" while
+	 * b.cap is still LOG_LINE_MAX - 24 and only then restores the full capacity. When the
+	 * dropped field started within 17 bytes of that reduced cap (mark > 983), the marker itself
+	 * is clamped, the sticky -ERR_OVERFLOW also swallows "}\n", and the line written is 1000
+	 * bytes ending in ,"truncated" with no closing brace and no newline (the next log line then
+	 * continues it). Repro: log_begin(LOG_INFO, "cut") (63 bytes), log_str("v", 920 x 'p') ->
+	 * mark 990, then log_str("w", 100 bytes). */
 	static char plain[LOG_LINE_MAX + 64], ctl[LOG_LINE_MAX];
 	memset(plain, 'p', sizeof plain);
 	memset(ctl, '\x01', sizeof ctl);
