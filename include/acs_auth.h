@@ -85,6 +85,14 @@ struct acs_conn {
  */
 int acs_conn_parse(const char *s, size_t n, struct acs_conn *c, char *err, size_t errcap);
 
+/*
+ * Parses a bare endpoint URL s[0..n) ("https://<host>[:port][/]", the ACS_ENDPOINT setting of the
+ * managed-identity path) into c, with the endpoint rules of acs_conn_parse. c has no key
+ * (key_len 0): requests to it carry a bearer token instead of a signature. Returns 0, or
+ * -ERR_FIELD_INVALID with one line in err[0..errcap) ("must start with https://").
+ */
+int acs_endpoint_parse(const char *s, size_t n, struct acs_conn *c, char *err, size_t errcap);
+
 /* Overwrites all of c, the key included, with zeros (a store the compiler cannot drop). */
 void acs_conn_wipe(struct acs_conn *c);
 

@@ -48,6 +48,32 @@
 	  "how long an Idempotency-Key is remembered, in seconds")                                 \
 	X(idem_entries, "NOTIFY_IDEMPOTENCY_ENTRIES", INT, "4096", 8, 1048576,                     \
 	  "Idempotency-Key table size (80 bytes an entry, allocated at start)")                    \
+	X(transport, "NOTIFY_TRANSPORT", STR, "auto", 1, 8,                                        \
+	  "auto (ACS when configured, else the outbox; under the Functions host 503 when ACS is "  \
+	  "not configured), acs or outbox")                                                        \
+	X(acs_cs, "COMMUNICATION_SERVICES_CONNECTION_STRING", SECRET, "", 0, 2048,                 \
+	  "ACS with an access key: endpoint=https://<resource>.communication.azure.com/;"          \
+	  "accesskey=<key>")                                                                       \
+	X(acs_endpoint, "ACS_ENDPOINT", STR, "", 0, 300,                                           \
+	  "ACS with the managed identity: https://<resource>.communication.azure.com")             \
+	X(acs_api_version, "ACS_API_VERSION", STR, "2023-03-31", 1, 32,                            \
+	  "ACS Email REST api-version (2023-03-31 or 2025-09-01)")                                 \
+	X(acs_timeout_ms, "NOTIFY_ACS_TIMEOUT_MS", INT, "30000", 100, 600000,                      \
+	  "total time one send (all its attempts) may take")                                       \
+	X(acs_attempt_timeout_ms, "NOTIFY_ACS_ATTEMPT_TIMEOUT_MS", INT, "10000", 100, 600000,      \
+	  "connect, TLS handshake and answer of one attempt at most")                              \
+	X(acs_attempts, "NOTIFY_ACS_ATTEMPTS", INT, "4", 1, 10,                                    \
+	  "attempts per send at most (retries of 408, 5xx, 429/503 and network failures)")         \
+	X(acs_backoff_ms, "NOTIFY_ACS_BACKOFF_MS", INT, "500", 1, 60000,                           \
+	  "first backoff between attempts; doubles up to 8 s, with jitter")                        \
+	X(ca_file, "NOTIFY_CA_FILE", STR, "", 0, 4095,                                             \
+	  "PEM file of extra trusted root CAs (private endpoints, tests), read at start")          \
+	X(identity_endpoint, "IDENTITY_ENDPOINT", STR, "", 0, 1024,                                \
+	  "managed-identity token service (set by App Service and Functions)")                     \
+	X(identity_header, "IDENTITY_HEADER", SECRET, "", 0, 256,                                  \
+	  "managed-identity request header (set by App Service and Functions)")                    \
+	X(client_id, "AZURE_CLIENT_ID", STR, "", 0, 64,                                            \
+	  "client id of a user-assigned managed identity; empty: the system-assigned one")         \
 	X(log_level, "NOTIFY_LOG_LEVEL", LEVEL, "info", 0, 0, "debug, info, warn, error or off")
 
 struct config {

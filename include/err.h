@@ -58,7 +58,24 @@
 	X(IO, 500, "io", "Input/output error")                                                     \
 	X(OUTBOX, 500, "outbox-write-failed", "Could not write the message to the outbox")         \
 	X(NOT_IMPLEMENTED, 501, "not-implemented", "Transfer-Encoding other than chunked")         \
-	X(UNAVAILABLE, 503, "unavailable", "Service is shutting down or overloaded")
+	X(UNAVAILABLE, 503, "unavailable", "Service is shutting down or overloaded")               \
+	X(ACS_REJECTED, 422, "acs-rejected", "Azure Communication Services rejected the message")  \
+	X(ACS_THROTTLED, 429, "acs-throttled",                                                     \
+	  "Azure Communication Services is throttling this subscription")                          \
+	X(ACS_CONFIG, 502, "acs-configuration",                                                    \
+	  "Azure Communication Services refused this service's configuration")                     \
+	X(UPSTREAM, 502, "upstream-error", "Azure Communication Services answered with an error")  \
+	X(UPSTREAM_BAD_RESPONSE, 502, "upstream-bad-response",                                     \
+	  "The upstream service sent a malformed answer")                                          \
+	X(UPSTREAM_CONNECT, 502, "upstream-connect", "Could not connect to the upstream service")  \
+	X(TLS_CERT, 502, "tls-certificate", "The upstream server's certificate was refused")       \
+	X(TLS_HANDSHAKE, 502, "tls-handshake",                                                     \
+	  "The TLS handshake with the upstream server failed")                                     \
+	X(IDENTITY, 502, "identity-token", "Could not get a managed-identity token")               \
+	X(UPSTREAM_UNAVAILABLE, 503, "upstream-unavailable",                                       \
+	  "Azure Communication Services is unavailable")                                           \
+	X(NOT_CONFIGURED, 503, "not-configured", "No e-mail transport is configured")              \
+	X(UPSTREAM_TIMEOUT, 504, "upstream-timeout", "The upstream service did not answer in time")
 
 enum err {
 #define ERR_ENUM(name, status, slug, title) ERR_##name,

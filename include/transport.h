@@ -18,12 +18,22 @@
 /* Detail text of a transport failure, one line for the problem answer and the log. */
 #define TRANSPORT_DETAIL_MAX 160
 
+/* An ACS error code ("DomainNotLinked", "EmailDroppedAllRecipientsSuppressed": the longest
+ * seen is 36 characters), with room for longer ones. */
+#define TRANSPORT_CODE_MAX 64
+
 struct transport_result {
 	/* Operation state as ACS names it: "NotStarted", "Running", "Succeeded", "Failed",
 	 * "Canceled". A static string. */
 	const char *state;
 	int http_status;   /* on failure: the status to answer (500, 502, 503, 504, ...) */
 	int retry_after_s; /* on 429/503: seconds for Retry-After, 0 when none */
+	int retryable;     /* on failure: 1 when sending again later may succeed (timeouts, 5xx,
+	                      throttling), 0 when it cannot (the message or the configuration is
+	                      refused); a queue worker fails the invocation only when 1 */
+	/* The service's error code: of the failure, or of a "Failed" operation (e.g.
+	 * "EmailDropped", then detail holds its message). "" when none. */
+	char code[TRANSPORT_CODE_MAX];
 	char detail[TRANSPORT_DETAIL_MAX];
 };
 
@@ -43,5 +53,10 @@ struct outbox;
 
 /* The outbox behind the interface. wctx of each worker: OUTBOX_WRITE_BUF bytes. */
 void transport_outbox(struct transport *t, struct outbox *o);
+
+/* No transport: every send and status answers 503 not-configured with `detail` (a static
+ * string saying what to set). Used under the Functions host when ACS is not configured, so the
+ * service never pretends to send. */
+void transport_unconfigured(struct transport *t, const char *detail);
 
 #endif

@@ -304,6 +304,23 @@ int acs_conn_parse(const char *s, size_t n, struct acs_conn *c, char *err, size_
 }
 
 /* see acs_auth.h */
+int acs_endpoint_parse(const char *s, size_t n, struct acs_conn *c, char *err, size_t errcap)
+{
+	acs_conn_wipe(c);
+	const char *why = parse_endpoint(trim((struct span){s, n}), c);
+	if (!why)
+		return 0;
+	acs_conn_wipe(c);
+	if (errcap > 0) {
+		struct buf b;
+		buf_init(&b, err, errcap);
+		buf_puts(&b, strncmp(why, "endpoint= ", 10) == 0 ? why + 10 : why);
+		buf_cstr(&b);
+	}
+	return -ERR_FIELD_INVALID;
+}
+
+/* see acs_auth.h */
 void acs_conn_wipe(struct acs_conn *c)
 {
 	wipe(c, sizeof *c);

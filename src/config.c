@@ -179,8 +179,9 @@ void config_help(struct buf *b)
 		size_t n = strlen(v->name);
 		buf_puts(b, "  ");
 		buf_puts(b, v->name);
-		for (; n < 30; n++)
+		do /* at least one space: some names are longer than the column */
 			buf_putc(b, ' ');
+		while (++n < 30);
 		buf_puts(b, v->help);
 		buf_puts(b, " [");
 		buf_puts(b, v->kind == SECRET || !*v->def ? "unset" : v->def);

@@ -2,12 +2,14 @@
  * main.c: reads the environment, allocates every buffer once, wires the modules together and
  * serves. The only file that reads the environment or allocates; nothing here runs per request.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "acs.h"
 #include "app.h"
 #include "config.h"
 #include "idem.h"
@@ -24,6 +26,9 @@
 #define MAIN_HELP_BUF 1024
 /* Length of a start-up error line. */
 #define MAIN_ERR_MAX 256
+/* NOTIFY_CA_FILE bytes at most: TLS_EXTRA_CA_COUNT PEM certificates of up to RSA-4096 (about
+ * 2.2 KB each) with their text comments fit many times over. */
+#define MAIN_CA_FILE_MAX 65536
 
 /* Writes text to fd in full (start-up messages only). */
 static void say(int fd, const char *text)
@@ -68,6 +73,37 @@ static void die(const char *what)
 		log_end(&l);
 	}
 	exit(2);
+}
+
+/* Reads NOTIFY_CA_FILE and adds its certificates to the anchors, or dies saying why. */
+static void load_ca_file(struct tls_anchors *an, const char *path)
+{
+	static char pem[MAIN_CA_FILE_MAX];
+	char err[MAIN_ERR_MAX], line[MAIN_ERR_MAX];
+	struct buf b;
+	buf_init(&b, line, sizeof line);
+	buf_puts(&b, "NOTIFY_CA_FILE: ");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		buf_puts(&b, "cannot open ");
+		buf_puts(&b, path);
+		die(buf_cstr(&b));
+	}
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, pem + len, sizeof pem - len);
+		if (n <= 0 || (len += (size_t)n) == sizeof pem)
+			break;
+	}
+	close(fd);
+	if (len == sizeof pem) {
+		buf_puts(&b, "larger than 64 KiB");
+		die(buf_cstr(&b));
+	}
+	if (tls_anchors_load_pem(an, pem, len, err, sizeof err) < 0) {
+		buf_puts(&b, err);
+		die(buf_cstr(&b));
+	}
 }
 
 /*
@@ -143,16 +179,57 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, 0);
 
-	/* 4. The transport: the outbox (the embedded default). */
-	if (outbox_open(&ob, cfg.outbox_dir, cfg.sender, err, sizeof err) < 0)
-		die(err);
-	transport_outbox(&tr, &ob);
+	/* 4. The transport: ACS when configured, else the outbox (the embedded default); under
+	 * the Functions host without ACS, none (503), so nothing pretends to send. */
+	static struct acs acs;
+	static struct tls_anchors anchors;
+	static char anchor_mem[TLS_EXTRA_CA_MAX];
+	int has_acs = *cfg.acs_cs || *cfg.acs_endpoint, under_host = cfg.fn_port != 0;
+	size_t max_body = (size_t)cfg.max_body, wctx_size = 0;
+	if (strcmp(cfg.transport, "auto") && strcmp(cfg.transport, "acs") &&
+	    strcmp(cfg.transport, "outbox"))
+		die("NOTIFY_TRANSPORT: must be auto, acs or outbox");
+	if (!strcmp(cfg.transport, "acs") && !has_acs)
+		die("NOTIFY_TRANSPORT=acs: set COMMUNICATION_SERVICES_CONNECTION_STRING or "
+		    "ACS_ENDPOINT");
+	if (!strcmp(cfg.transport, "acs") || (!strcmp(cfg.transport, "auto") && has_acs)) {
+		struct acs_settings as = {
+		    .connection_string = cfg.acs_cs,
+		    .endpoint = cfg.acs_endpoint,
+		    .api_version = cfg.acs_api_version,
+		    .sender = cfg.sender,
+		    .identity_endpoint = cfg.identity_endpoint,
+		    .identity_header = cfg.identity_header,
+		    .client_id = cfg.client_id,
+		    .timeout_ms = (int)cfg.acs_timeout_ms,
+		    .attempt_timeout_ms = (int)cfg.acs_attempt_timeout_ms,
+		    .attempts = (int)cfg.acs_attempts,
+		    .backoff_ms = (int)cfg.acs_backoff_ms,
+		};
+		if (tls_anchors_init(&anchors, anchor_mem, sizeof anchor_mem) < 0)
+			die("too many compiled-in trust anchors");
+		if (*cfg.ca_file)
+			load_ca_file(&anchors, cfg.ca_file);
+		if (acs_init(&acs, &as, &anchors, err, sizeof err) < 0)
+			die(err);
+		transport_acs(&tr, &acs);
+		wctx_size = acs_worker_size(max_body);
+	} else if (!strcmp(cfg.transport, "outbox") || !under_host) {
+		if (outbox_open(&ob, cfg.outbox_dir, cfg.sender, err, sizeof err) < 0)
+			die(err);
+		transport_outbox(&tr, &ob);
+		wctx_size = OUTBOX_WRITE_BUF;
+	} else {
+		transport_unconfigured(&tr, "no e-mail transport is configured: set ACS_ENDPOINT "
+		                            "(managed identity) or "
+		                            "COMMUNICATION_SERVICES_CONNECTION_STRING");
+	}
 
 	/* 5. Memory: every buffer a request can need, once, in one mapping. */
-	size_t n = (size_t)cfg.workers, max_body = (size_t)cfg.max_body;
+	size_t n = (size_t)cfg.workers;
 	size_t nconn = (size_t)cfg.max_conns, nidem = (size_t)cfg.idem_entries;
 	size_t per_worker =
-	    align64(server_rbuf_size(max_body)) + align64(max_body) + align64(OUTBOX_WRITE_BUF);
+	    align64(server_rbuf_size(max_body)) + align64(max_body) + align64(wctx_size);
 	struct arena mem;
 	arena_map(&mem, align64(nidem * sizeof(struct idem_entry)) +
 	                    n * (align64(sizeof(struct server_worker)) + per_worker) +
@@ -169,7 +246,9 @@ int main(int argc, char **argv)
 		w[i].rbuf = take(&mem, w[i].rcap);
 		w[i].app.scratch_cap = max_body;
 		w[i].app.scratch = take(&mem, max_body);
-		w[i].app.wctx = take(&mem, OUTBOX_WRITE_BUF);
+		w[i].app.wctx = take(&mem, wctx_size);
+		if (tr.ctx == &acs)
+			acs_worker_init(w[i].app.wctx, &acs, wctx_size);
 	}
 	struct server_opts o = {
 	    .bind = cfg.bind,
@@ -196,7 +275,14 @@ int main(int argc, char **argv)
 		log_int(&l, "port", server_port(&srv));
 		log_int(&l, "workers", cfg.workers);
 		log_cstr(&l, "transport", tr.name);
-		log_cstr(&l, "outbox", cfg.outbox_dir);
+		if (tr.ctx == &ob)
+			log_cstr(&l, "outbox", cfg.outbox_dir);
+		if (tr.ctx == &acs) {
+			log_cstr(&l, "acs", acs.conn.endpoint_host);
+			log_cstr(&l, "acs_auth", acs.bearer ? "managed-identity" : "access-key");
+			log_cstr(&l, "api_version", acs.api_version);
+			log_int(&l, "extra_anchors", (int64_t)anchors.num_extra);
+		}
 		log_int(&l, "auth", cfg.api_key[0] != 0);
 		log_ms(&l, "startup_ms", log_now_ns() - t0);
 		log_end(&l);

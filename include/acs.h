@@ -1,0 +1,213 @@
+/*
+ * acs.h: the Azure Communication Services (ACS) Email client, behind transport.h.
+ * Reference: /work/shared/reference/acs-email-api.md (sections in brackets).
+ *
+ *   POST /emails:send?api-version=V            [2]  body from the validated notify_msg
+ *   GET  /emails/operations/<id>?api-version=V [3]  status of an operation
+ *
+ * over our own HTTP/1.1 client (http.h) and TLS (tls.h), one kept-alive connection per worker,
+ * authenticated by an HMAC-SHA256 signature (acs_auth.h, access key from the connection string)
+ * or by a managed-identity bearer token [5.2] fetched over plain HTTP from IDENTITY_ENDPOINT and
+ * cached in fixed memory until ACS_TOKEN_REFRESH_S before it expires.
+ *
+ * Exactly-once: every send carries `Operation-Id: <id>` (the notification's id: random, or
+ * derived from the Idempotency-Key) and every retry of it reuses that id and the same body bytes
+ * (re-signed with a fresh date). ACS adopts the Operation-Id as the operation's id [2.2], so a
+ * retry after a lost answer finds the first operation instead of creating a second e-mail. The
+ * GA API versions have no repeatability-* headers (they existed only in 2021-10-01-preview
+ * [2.2]); Operation-Id is the GA's way to make a POST repeatable.
+ *
+ * Retries [7.3], within one total deadline: connection failures, timeouts, 408, 500, 502, 504
+ * and malformed answers with capped exponential backoff and jitter; 429 and 503 wait for their
+ * Retry-After when it fits before the deadline, else the caller gets 429/503 with Retry-After
+ * (a throttled subscription must not hold a worker for minutes [8]); any other 4xx is final.
+ * A kept-alive connection that turns out dead before any answer byte is re-opened at once,
+ * without counting as an attempt [9]. TLS certificate and handshake failures are final (502
+ * with BearSSL's reason): nothing is sent to a server we could not verify.
+ *
+ * Memory: struct acs (process-wide, read-only after acs_init except the token cache under its
+ * mutex) and struct acs_worker (one per worker, acs_worker_size() bytes) are the caller's.
+ * Nothing here allocates, except that re-connecting resolves the host with getaddrinfo(3),
+ * whose result list libc allocates and we free at once (kept-alive connections make that rare).
+ *
+ * Secrets: the access key stays in struct acs_conn; the token, the IDENTITY_HEADER value and
+ * the Authorization header never reach a log line, an answer or a file.
+ */
+#ifndef NOTIFY_ACS_H
+#define NOTIFY_ACS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "acs_auth.h"
+#include "http.h"
+#include "json.h"
+#include "notify.h"
+#include "tls.h"
+#include "transport.h"
+
+/* The API version of the contract; 2025-09-01 is the other GA version [1.2]. */
+#define ACS_API_VERSION_DEFAULT "2023-03-31"
+/* "YYYY-MM-DD" or "YYYY-MM-DD-preview" with room to spare. */
+#define ACS_API_VERSION_MAX 32
+
+/* Managed-identity access tokens are JWTs of 1.5-3 KB; claims-heavy tokens grow, 8 KiB is the
+ * size Azure front ends accept for a whole header block, so a longer token could not be sent. */
+#define ACS_TOKEN_MAX 8192
+/* Refresh a cached token this long before expires_on, as azure-identity does (5 minutes). */
+#define ACS_TOKEN_REFRESH_S 300
+/* IDENTITY_HEADER value (a GUID today) and AZURE_CLIENT_ID (a GUID) at most. */
+#define ACS_IDENTITY_SECRET_MAX 256
+/* The identity endpoint's request target: its own path and query (IDENTITY_ENDPOINT is at
+ * most 1 KiB in the config table) plus the resource, api-version and client_id parameters. */
+#define ACS_IDENTITY_TARGET_MAX 1536
+
+/* Request head without the Authorization value: request line (about 90 bytes), Host, the fixed
+ * fields and the HMAC lines (241 bytes), about 700 bytes; 2 KiB more than the longest token. */
+#define ACS_HEAD_MAX (ACS_TOKEN_MAX + 2048)
+
+/* JSON the body adds around the request's strings: per recipient `{"address":""},` (16 bytes)
+ * x (50 + 10 reply-to), per attachment `{"name":"","contentType":"","contentInBase64":""},`
+ * (52) x 10, the fixed members (about 150), the sender (254). Strings themselves never grow:
+ * the request had to escape everything json_put_str escapes. */
+#define ACS_BODY_OVERHEAD 4096
+
+/* ACS refuses requests over 10 MB [2.4]; we refuse them first (413) instead of uploading them. */
+#define ACS_MAX_REQUEST (10 * 1000 * 1000)
+
+/* Response bytes kept: ACS answers are under 1 KB; error bodies with details a few KB. A longer
+ * answer is malformed for our purpose (502). */
+#define ACS_RESP_MAX 16384
+/* JSON tokens of an answer (EmailSendResult, ErrorResponse with details, a token response). */
+#define ACS_RESP_TOKENS 256
+
+/* Operation id as ACS echoes it (a GUID, 36 characters, sometimes upper-case), with room. */
+#define ACS_ID_MAX 64
+/* Longest operation status and error message kept from an answer. */
+#define ACS_STATUS_MAX  32
+#define ACS_MESSAGE_MAX 160
+
+/* A kept-alive connection idle longer than this is closed and opened anew rather than reused:
+ * Azure Front Door drops idle client connections after about 4 minutes; reusing one that is
+ * being closed would cost a retry. */
+#define ACS_IDLE_REUSE_MS 60000
+/* Longest single backoff sleep between attempts (the .NET and Java SDKs cap at 8 s-1 min). */
+#define ACS_BACKOFF_MAX_MS 8000
+
+struct acs_settings {
+	const char *connection_string; /* "endpoint=...;accesskey=..." or NULL/"" */
+	const char *endpoint;          /* ACS_ENDPOINT (managed identity) or NULL/"" */
+	const char *api_version;       /* NULL/"": ACS_API_VERSION_DEFAULT */
+	const char *sender;            /* bare senderAddress */
+	const char *identity_endpoint; /* IDENTITY_ENDPOINT, http://host[:port]/path[?query] */
+	const char *identity_header;   /* IDENTITY_HEADER (secret) */
+	const char *client_id;         /* AZURE_CLIENT_ID of a user-assigned identity, or "" */
+	int timeout_ms;                /* total deadline of one send or status call */
+	int attempt_timeout_ms;        /* connect+TLS+answer of one attempt at most */
+	int attempts;                  /* attempts at most (1 = no retry) */
+	int backoff_ms;                /* first backoff; doubles, capped at ACS_BACKOFF_MAX_MS */
+};
+
+struct acs {
+	struct acs_conn conn; /* endpoint and, for HMAC, the key */
+	int bearer;           /* 1: managed identity (conn has no key) */
+	char api_version[ACS_API_VERSION_MAX + 1];
+	const char *sender;
+	int timeout_ms, attempt_timeout_ms, attempts, backoff_ms;
+	const struct tls_anchors *anchors;
+	/* Managed identity endpoint, split at start-up. */
+	char id_host[ACS_MAX_HOST + 1];
+	char id_authority[ACS_MAX_AUTHORITY + 1];
+	uint16_t id_port;
+	char id_target[ACS_IDENTITY_TARGET_MAX];
+	char id_header[ACS_IDENTITY_SECRET_MAX + 1];
+	/* The token cache: one fetch at a time; workers copy the token out under the lock. */
+	pthread_mutex_t mu;
+	char token[ACS_TOKEN_MAX + 1];
+	size_t token_len;
+	int64_t token_expires; /* Unix seconds; 0: none */
+};
+
+/* One worker's connection and buffers. Allocate acs_worker_size() bytes. */
+struct acs_worker {
+	const struct acs *a;
+	struct tls_client tls;
+	int fd;          /* -1: no connection */
+	int64_t idle_ms; /* CLOCK_MONOTONIC ms when the connection was last used */
+	uint64_t rng;    /* xorshift state for backoff jitter */
+	struct http_header hdr[HTTP_MAX_HEADERS];
+	struct json_tok tok[ACS_RESP_TOKENS];
+	char resp[ACS_RESP_MAX];
+	char token[ACS_TOKEN_MAX + 1];
+	size_t req_cap; /* bytes of req */
+	char req[];     /* ACS_HEAD_MAX bytes of head room, then the body */
+};
+
+/* What an ACS answer body said (EmailSendResult [2.5] or ErrorResponse [2.6]). */
+struct acs_answer {
+	char id[ACS_ID_MAX];
+	char status[ACS_STATUS_MAX];   /* "Running", "Succeeded", ...; "" when absent */
+	char code[TRANSPORT_CODE_MAX]; /* error.code; "" when absent or null */
+	char message[ACS_MESSAGE_MAX]; /* error.message, control characters replaced; or "" */
+	char target[NOTIFY_FIELD_MAX]; /* error.target (the property at fault); or "" */
+};
+
+/* Bytes of one struct acs_worker for request bodies of max_body bytes. */
+size_t acs_worker_size(size_t max_body);
+
+/*
+ * Start-up: checks and splits the settings into a. Exactly one of connection_string and
+ * endpoint; with endpoint, identity_endpoint and identity_header are required. anchors MUST stay
+ * alive and unchanged. Returns 0, or -ERR_FIELD_INVALID with one line in err naming the setting
+ * (never echoing a secret).
+ */
+int acs_init(struct acs *a, const struct acs_settings *s, const struct tls_anchors *anchors,
+             char *err, size_t errcap);
+
+/* Once per worker, on its size bytes of memory (acs_worker_size). */
+void acs_worker_init(struct acs_worker *w, const struct acs *a, size_t size);
+
+/* Closes the worker's connection (at shutdown). */
+void acs_worker_close(struct acs_worker *w);
+
+/* The transport over a (sends and statuses take the worker's struct acs_worker as wctx). */
+void transport_acs(struct transport *t, struct acs *a);
+
+/* ---- pure parts, exposed for unit tests and the fuzzer ----------------------------------------
+ */
+
+/*
+ * Writes the EmailMessage JSON [2.3] of m: senderAddress (m->from, else sender), content
+ * (subject, plainText, html), recipients (to, cc, bcc as {"address"}), replyTo, attachments
+ * ({"name","contentType","contentInBase64"}). Members with no value are left out. Errors are
+ * b's (sticky).
+ */
+void acs_email_json(struct buf *b, const struct notify_msg *m, const char *sender);
+
+/*
+ * Reads an ACS answer body: EmailSendResult {"id","status","error"} or ErrorResponse {"error":
+ * {"code","message","target",...}}, leniently (unknown members, nulls, and an empty body are
+ * fine). Returns 0, or -ERR_JSON_SYNTAX / -ERR_JSON_TOO_COMPLEX for a body that is not JSON.
+ */
+int acs_answer_parse(const char *body, size_t n, struct json_tok *tok, unsigned ntok,
+                     struct acs_answer *out);
+
+/*
+ * Reads a managed-identity token answer [5.2]: access_token (copied into token[0..cap), cap >
+ * its length) and expires_on (Unix seconds as a number or a numeric string), or, without it,
+ * expires_in (seconds from now_unix). Returns the token length, or -ERR_FIELD_MISSING /
+ * -ERR_FIELD_INVALID / -ERR_OVERFLOW / -ERR_JSON_SYNTAX.
+ */
+long acs_token_parse(const char *body, size_t n, struct json_tok *tok, unsigned ntok,
+                     int64_t now_unix, char *token, size_t cap, int64_t *expires_on);
+
+/*
+ * How to answer a final ACS error status (not 2xx): fills r (http_status, retryable, code,
+ * detail with a one-line hint) from the status, the parsed body and whether the request used a
+ * bearer token, and returns the -ERR_x to answer with.
+ */
+int acs_classify(int status, const struct acs_answer *ans, int bearer, int retry_after_s,
+                 struct transport_result *r);
+
+#endif
