@@ -138,9 +138,11 @@ static int json_content_type(const struct http_request *req)
 	return 1;
 }
 
-/* {"id":..,"status":..} answer with the given status; Location for 202. */
-static void op_answer(struct buf *out, int status, const char *id, const char *state, int head_only,
-                      int keep_alive)
+/* {"id":..,"status":..[,"error":{"code","message"}]} answer with the given status; Location
+ * for 202. tr MAY be NULL; its code and detail become "error" when the code is set (a "Failed"
+ * operation: "EmailDropped", ...). */
+static void op_answer(struct buf *out, int status, const char *id, const char *state,
+                      const struct transport_result *tr, int head_only, int keep_alive)
 {
 	char mem[APP_BODY_MAX], hdr[APP_EXTRA_HEADERS_MAX];
 	struct buf b, h;
@@ -149,6 +151,13 @@ static void op_answer(struct buf *out, int status, const char *id, const char *s
 	buf_puts(&b, id);
 	buf_puts(&b, "\",\"status\":");
 	json_put_cstr(&b, state);
+	if (tr && tr->code[0]) {
+		buf_puts(&b, ",\"error\":{\"code\":");
+		json_put_cstr(&b, tr->code);
+		buf_puts(&b, ",\"message\":");
+		json_put_cstr(&b, tr->detail);
+		buf_putc(&b, '}');
+	}
 	buf_putc(&b, '}');
 	buf_init(&h, hdr, sizeof hdr);
 	if (status == 202) {
@@ -194,7 +203,7 @@ static int status_route(struct app *a, struct app_slot *s, const char *id, size_
 		return r->status;
 	}
 	r->status = 200;
-	op_answer(out, 200, r->id, tr.state, head_only, keep_alive);
+	op_answer(out, 200, r->id, tr.state, &tr, head_only, keep_alive);
 	return 200;
 }
 
@@ -278,7 +287,7 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 			r->status = status;
 			if (a->tr->status(a->tr->ctx, s->wctx, r->id, &tr) < 0)
 				tr.state = "Running";
-			op_answer(out, status, r->id, tr.state, 0, keep_alive);
+			op_answer(out, status, r->id, tr.state, 0, 0, keep_alive);
 			return;
 		}
 	} else if (id_random(r->id) < 0) {
@@ -301,7 +310,7 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 		problem(out, r->status, rc, 0, tr.detail, extra, 0, keep_alive);
 	} else {
 		r->status = 202;
-		op_answer(out, 202, r->id, tr.state, 0, keep_alive);
+		op_answer(out, 202, r->id, tr.state, 0, 0, keep_alive);
 	}
 	if (key)
 		idem_finish(a->idem, kh, r->status);

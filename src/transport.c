@@ -15,6 +15,7 @@ static int outbox_tsend(void *ctx, void *wctx, const struct notify_msg *msg, con
 	if (rc < 0) {
 		r->http_status = 500;
 		r->retry_after_s = 0;
+		r->retryable = 1; /* a full or read-only disk may be fixed */
 		strcpy(r->detail, "the outbox directory could not be written");
 		return rc;
 	}

@@ -498,7 +498,13 @@ class MockACS:
                 keep = self._handle(s, req, n, tls)
                 if not keep:
                     return
-        except (OSError, ssl.SSLError, socket.timeout, ValueError):
+        except socket.timeout:
+            # idle keep-alive connection: end it the way real front ends do (close_notify), which
+            # also keeps the TLS session resumable (OpenSSL drops sessions of unclean shutdowns)
+            if s is not None:
+                self._close_notify(s)
+            return
+        except (OSError, ssl.SSLError, ValueError):
             return
         finally:
             target = s if s is not None else raw
