@@ -73,15 +73,15 @@ $(B)/libnotify.a: $(LIBOBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/handler: $(B)/obj/main.o $(B)/libnotify.a
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(BRLIB) $(LDLIBS) -o $@
+$(B)/handler: $(B)/obj/main.o $(B)/libnotify.a $(BRLIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(B)/obj/main.o $(B)/libnotify.a $(BRLIB) $(LDLIBS) -o $@
 
 # ---- variants ---------------------------------------------------------------------------------
 static: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory B=build/static CC=musl-gcc \
 	  BRLIB=$(BEARSSL)/build-musl/libbearssl.a \
 	  OPT="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" \
-	  LDFLAGS="-static -Wl,--gc-sections -s" build/static/handler
+	  LDFLAGS="-static -Wl,--gc-sections -Wl,-z,noseparate-code -s" build/static/handler
 	@file build/static/handler | grep -q 'statically linked' || \
 	  { echo "build/static/handler is not static" >&2; exit 1; }
 	@if readelf -d build/static/handler 2>/dev/null | grep -q NEEDED; then \

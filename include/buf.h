@@ -45,6 +45,9 @@ void buf_put_hex(struct buf *b, const void *data, size_t n);
 
 /* Memory mode: NUL-terminates the text (dropping its last byte when full) and returns b->p,
  * for one-line error messages written into caller buffers. cap MUST be > 0. */
+/* Appends err_errno_str(errnum), or "system error <n>" (err.h). */
+void buf_put_errno(struct buf *b, int errnum);
+
 const char *buf_cstr(struct buf *b);
 
 /* fd mode: writes what is staged; no-op in memory mode. Returns 0 or the sticky error. */

@@ -90,6 +90,11 @@ const char *err_str(int e);
 /* The problem-type slug of e (accepts e or -e). */
 const char *err_slug(int e);
 
+/* A short English text for the errno values start-up and the outbox meet ("permission
+ * denied"); "system error <n>" is left to the caller for the others, which get NULL. libc's
+ * strerror would pull a 4 KB message table into the static binary for the same few lines. */
+const char *err_errno_str(int errnum);
+
 /* The HTTP status of e (accepts e or -e); 500 outside the list, 0 for ERR_PARTIAL. */
 int err_http_status(int e);
 

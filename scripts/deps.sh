@@ -28,7 +28,13 @@ mkdir -p "$DEPS/include"
 
 # BearSSL: Debian's source package, built with musl-gcc (static binary) and with the host cc
 # (dev, sanitizer and fuzz builds link their own copy so no libc is mixed).
-if [ ! -f "$DEPS/bearssl/src/build-musl/libbearssl.a" ]; then
+# The flags of each variant; a change rebuilds that variant. musl: the shipped binary is static
+# and not PIE, so no -fPIC, and no unwind tables (C, no exceptions; they cost ~5 KB).
+MUSL_CFLAGS="-W -Wall -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"
+HOST_CFLAGS="-W -Wall -Os -fPIC -ffunction-sections -fdata-sections"
+stale() { [ "$(cat "$DEPS/bearssl/src/build-$1/.cflags" 2>/dev/null)" != "$2" ]; }
+if [ ! -f "$DEPS/bearssl/src/build-musl/libbearssl.a" ] || [ ! -f "$DEPS/bearssl/src/build-host/libbearssl.a" ] || \
+   stale musl "$MUSL_CFLAGS" || stale host "$HOST_CFLAGS"; then
 	if ! ls "$DEPS"/bearssl-src/bearssl-*/Makefile >/dev/null 2>&1; then
 		if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && \
 		   ! grep -qs '^deb-src' /etc/apt/sources.list; then
@@ -50,22 +56,27 @@ SRC
 			(cd "$DEPS/bearssl-src" && apt-get source bearssl))
 	fi
 	src=$(ls -d "$DEPS"/bearssl-src/bearssl-*/ | head -n 1)
-	rm -rf "$DEPS/bearssl"; mkdir -p "$DEPS/bearssl"
-	cp -r "$src" "$DEPS/bearssl/src"
+	if [ ! -f "$DEPS/bearssl/src/Makefile" ]; then
+		rm -rf "$DEPS/bearssl"; mkdir -p "$DEPS/bearssl"
+		cp -r "$src" "$DEPS/bearssl/src"
+	fi
 	b="$DEPS/bearssl/src"
 	for v in musl host; do
-		if [ $v = musl ]; then cc=musl-gcc; else cc=cc; fi
+		if [ $v = musl ]; then cc=musl-gcc; flags=$MUSL_CFLAGS; else cc=cc; flags=$HOST_CFLAGS; fi
+		[ -f "$b/build-$v/libbearssl.a" ] && ! stale $v "$flags" && continue
+		rm -rf "$b/build-$v"
 		cat > "$b/conf/$v.mk" <<MK
 include conf/Unix.mk
 BUILD = build-$v
 CC = $cc
 LD = $cc
 LDDLL = $cc
-CFLAGS = -W -Wall -Os -fPIC -ffunction-sections -fdata-sections
+CFLAGS = $flags
 LDFLAGS = -Wl,--gc-sections
 DLL = no
 MK
 		make -s -C "$b" CONF=$v -j2 lib >/dev/null
+		echo "$flags" > "$b/build-$v/.cflags"
 	done
 fi
 echo "deps ready in $DEPS"

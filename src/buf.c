@@ -148,3 +148,15 @@ size_t buf_total(const struct buf *b)
 {
 	return b->len + b->flushed;
 }
+
+/* see buf.h */
+void buf_put_errno(struct buf *b, int errnum)
+{
+	const char *t = err_errno_str(errnum);
+	if (t) {
+		buf_puts(b, t);
+		return;
+	}
+	buf_puts(b, "system error ");
+	buf_put_u64(b, (uint64_t)(errnum < 0 ? -errnum : errnum));
+}

@@ -1,6 +1,8 @@
 /* err.c: the views of the one error list in err.h. */
 #include "err.h"
 
+#include <errno.h>
+
 struct err_info {
 	int status;
 	const char *slug;
@@ -40,3 +42,44 @@ int err_http_status(int e)
 	const struct err_info *i = lookup(e);
 	return i ? i->status : 500;
 }
+
+/* see err.h */
+const char *err_errno_str(int errnum)
+{
+	switch (errnum) {
+	case EACCES:
+	case EPERM:
+		return "permission denied";
+	case ENOENT:
+		return "no such file or directory";
+	case ENOTDIR:
+		return "a path component is not a directory";
+	case EROFS:
+		return "read-only file system";
+	case ENOSPC:
+		return "no space left on device";
+	case EDQUOT:
+		return "disk quota exceeded";
+	case EEXIST:
+		return "file exists";
+	case ENAMETOOLONG:
+		return "file name too long";
+	case EMFILE:
+	case ENFILE:
+		return "too many open files";
+	case ENOMEM:
+		return "out of memory";
+	case EADDRINUSE:
+		return "address already in use";
+	case EADDRNOTAVAIL:
+		return "address not available";
+	case EAFNOSUPPORT:
+		return "address family not supported";
+	case EINVAL:
+		return "invalid argument";
+	case EIO:
+		return "input/output error";
+	}
+	return 0;
+}
+

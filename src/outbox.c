@@ -66,7 +66,7 @@ int outbox_open(struct outbox *o, const char *path, const char *sender, char *er
 		buf_puts(&e, "outbox ");
 		buf_puts(&e, path);
 		buf_puts(&e, ": ");
-		buf_puts(&e, strerror(errno));
+		buf_put_errno(&e, errno);
 		buf_cstr(&e);
 		return -ERR_OUTBOX;
 	}

@@ -501,7 +501,7 @@ int server_init(struct server *s, const struct server_opts *o, struct app *app,
 		buf_puts(&e, " port ");
 		buf_put_u64(&e, (uint64_t)o->port);
 		buf_puts(&e, ": ");
-		buf_puts(&e, strerror(errno));
+		buf_put_errno(&e, errno);
 		buf_cstr(&e);
 		return -1;
 	}
@@ -513,7 +513,7 @@ int server_init(struct server *s, const struct server_opts *o, struct app *app,
 	if (s->ep < 0 || s->evfd < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->lfd, &el) < 0 ||
 	    epoll_ctl(s->ep, EPOLL_CTL_ADD, s->evfd, &ew) < 0) {
 		buf_puts(&e, "epoll: ");
-		buf_puts(&e, strerror(errno));
+		buf_put_errno(&e, errno);
 		buf_cstr(&e);
 		return -1;
 	}

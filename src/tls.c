@@ -27,6 +27,60 @@ static const uint16_t suites[] = {
     BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 };
 
+/*
+ * Elliptic curves: P-256 with BearSSL's fast m31 code (ECDHE and most ECDSA certificates), P-384
+ * and P-521 with the generic i31 code (the ECDSA roots and intermediates of the Azure chains are
+ * P-384). br_ec_all_m31 would add Curve25519 (3.7 KB of code) that nothing here needs: P-256 is
+ * offered for ECDHE and every TLS 1.2 server supports it.
+ */
+static const br_ec_impl *curve_impl(int curve)
+{
+	return curve == BR_EC_secp256r1 ? &br_ec_p256_m31 : &br_ec_prime_i31;
+}
+
+static const unsigned char *ec_generator(int curve, size_t *len)
+{
+	return curve_impl(curve)->generator(curve, len);
+}
+
+static const unsigned char *ec_order(int curve, size_t *len)
+{
+	return curve_impl(curve)->order(curve, len);
+}
+
+static size_t ec_xoff(int curve, size_t *len)
+{
+	return curve_impl(curve)->xoff(curve, len);
+}
+
+static uint32_t ec_mul(unsigned char *g, size_t glen, const unsigned char *k, size_t klen,
+                       int curve)
+{
+	return curve_impl(curve)->mul(g, glen, k, klen, curve);
+}
+
+static size_t ec_mulgen(unsigned char *r, const unsigned char *x, size_t xlen, int curve)
+{
+	return curve_impl(curve)->mulgen(r, x, xlen, curve);
+}
+
+static uint32_t ec_muladd(unsigned char *a, const unsigned char *b, size_t len,
+                          const unsigned char *x, size_t xlen, const unsigned char *y, size_t ylen,
+                          int curve)
+{
+	return curve_impl(curve)->muladd(a, b, len, x, xlen, y, ylen, curve);
+}
+
+static const br_ec_impl ec_nist = {
+    (1u << BR_EC_secp256r1) | (1u << BR_EC_secp384r1) | (1u << BR_EC_secp521r1),
+    ec_generator,
+    ec_order,
+    ec_xoff,
+    ec_mul,
+    ec_mulgen,
+    ec_muladd,
+};
+
 /* ---- anchors -------------------------------------------------------------------------------- */
 
 /* see tls.h */
@@ -240,7 +294,7 @@ void tls_client_init(struct tls_client *c, const struct tls_anchors *a)
 	br_x509_minimal_set_hash(&c->xc, br_sha256_ID, &br_sha256_vtable);
 	br_x509_minimal_set_hash(&c->xc, br_sha384_ID, &br_sha384_vtable);
 	br_x509_minimal_set_rsa(&c->xc, br_rsa_i31_pkcs1_vrfy);
-	br_x509_minimal_set_ecdsa(&c->xc, &br_ec_all_m31, br_ecdsa_i31_vrfy_asn1);
+	br_x509_minimal_set_ecdsa(&c->xc, &ec_nist, br_ecdsa_i31_vrfy_asn1);
 	br_ssl_engine_set_x509(eng, &c->xc.vtable);
 
 	/* Handshake: hashes and PRFs of the two suite families, ECDHE, and the verifiers of the
@@ -249,7 +303,7 @@ void tls_client_init(struct tls_client *c, const struct tls_anchors *a)
 	br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable);
 	br_ssl_engine_set_prf_sha256(eng, br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, br_tls12_sha384_prf);
-	br_ssl_engine_set_ec(eng, &br_ec_all_m31);
+	br_ssl_engine_set_ec(eng, &ec_nist);
 	br_ssl_engine_set_rsavrfy(eng, br_rsa_i31_pkcs1_vrfy);
 	br_ssl_engine_set_ecdsa(eng, br_ecdsa_i31_vrfy_asn1);
 	/* Records: AES-NI + PCLMUL when the CPU has them, constant-time ct64 code otherwise. */

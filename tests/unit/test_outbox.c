@@ -245,12 +245,12 @@ static void test_open_under_regular_file(void **state)
 	snprintf(path, sizeof path, "%s/outbox", file);
 	assert_int_equal(outbox_open(&fx->o, path, SENDER, err, sizeof err), -ERR_OUTBOX);
 	assert_int_equal(fx->o.dirfd, -1);
-	snprintf(want, sizeof want, "outbox %s: Not a directory", path);
+	snprintf(want, sizeof want, "outbox %s: a path component is not a directory", path);
 	assert_string_equal(err, want);
 
 	/* The path itself a regular file. */
 	assert_int_equal(outbox_open(&fx->o, file, SENDER, err, sizeof err), -ERR_OUTBOX);
-	snprintf(want, sizeof want, "outbox %s: Not a directory", file);
+	snprintf(want, sizeof want, "outbox %s: a path component is not a directory", file);
 	assert_string_equal(err, want);
 
 	/* A missing parent: one level only is created. */
