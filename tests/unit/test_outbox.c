@@ -256,7 +256,7 @@ static void test_open_under_regular_file(void **state)
 	/* A missing parent: one level only is created. */
 	snprintf(path, sizeof path, "%s/no/such", fx->base);
 	assert_int_equal(outbox_open(&fx->o, path, SENDER, err, sizeof err), -ERR_OUTBOX);
-	snprintf(want, sizeof want, "outbox %s: No such file or directory", path);
+	snprintf(want, sizeof want, "outbox %s: no such file or directory", path);
 	assert_string_equal(err, want);
 
 	/* A short errbuf is truncated, still NUL-terminated. */
