@@ -6,6 +6,13 @@
  *   GET|HEAD /                        200 {"status":"ready"}       readiness (Functions probe too)
  *   POST     /api/notification        202 {"id","status"}, Location: /api/notification/<id>
  *   GET|HEAD /api/notification/<id>   200 {"id","status"} or 404
+ * and, for the Azure Functions host (payload mode; reference functions-and-terraform.md A.3),
+ *   POST /notification         the HTTP function: the request above inside the envelope; queued
+ *                              mode validates, answers 202 and enqueues {"id","request"}
+ *   POST /notification_worker  the queue function: sends a queued message under its id
+ *   POST /notification_status  the status function (route notification/{id})
+ * whose answers are 200 {"Outputs","Logs","ReturnValue"} with the caller's answer in
+ * Outputs.res; a worker whose send may succeed later answers 500, so the host retries it.
  * Errors are application/problem+json (RFC 9457) with type, title, status, detail, and the
  * offending "field" when one is at fault.
  */
@@ -19,30 +26,61 @@
 #include "http.h"
 #include "id.h"
 #include "idem.h"
+#include "invoke.h"
 #include "json.h"
 #include "notify.h"
 #include "transport.h"
 
-/* Answer buffer per worker: answers are under 1 KiB (a problem document with a 160-byte
- * detail is the longest); 4 KiB leaves headroom for long Location and Allow headers. */
+/* Answer of a standalone route: under 1 KiB (a problem document with a 160-byte detail is the
+ * longest); 4 KiB leaves headroom for long Location and Allow headers. */
 #define APP_RESPONSE_MAX 4096
 
-enum app_route { ROUTE_NONE, ROUTE_READY, ROUTE_SEND, ROUTE_STATUS };
+/* Longest queue message of the queued flow: Azure Storage queue messages hold 64 KiB, and the
+ * Functions host stores them Base64-encoded (queues extension 5.x default), so 48 KiB of text.
+ * A larger request is refused (413) in queued mode; direct mode takes up to the body limit. */
+#define APP_QUEUE_MSG_MAX (48 * 1024)
+
+/* Lines of one invocation's log kept for its "Logs" (each at most LOG_LINE_MAX). */
+#define APP_INVOKE_LOGS_MAX 8192
+
+/* Answer buffer per worker: an invocation answer holds a queue message written as a JSON string
+ * (escaping at most doubles it), the inner answer and the log lines. */
+#define APP_ANSWER_MAX (2 * APP_QUEUE_MSG_MAX + APP_RESPONSE_MAX + 2 * APP_INVOKE_LOGS_MAX)
+
+/* Scratch per worker for max_body bytes of request: an invocation's strings are decoded twice
+ * (envelope, then the queue message's layers: 2 x body), then the request itself (1 x body). */
+#define APP_SCRATCH_SIZE(max_body) (3 * (max_body))
+
+enum app_route {
+	ROUTE_NONE,
+	ROUTE_READY,
+	ROUTE_SEND,
+	ROUTE_STATUS,
+	ROUTE_FN_SEND,   /* POST /notification: the host invokes the HTTP function */
+	ROUTE_FN_WORKER, /* POST /notification_worker: the queue-triggered function */
+	ROUTE_FN_STATUS, /* POST /notification_status: the status function */
+};
 
 struct app {
 	const char *api_key; /* NULL or "": no authentication */
 	struct transport *tr;
 	struct idem_table *idem;
 	struct notify_policy policy;
+	int queued; /* NOTIFY_MODE=queued: the notification function enqueues, the worker sends */
 };
 
 /* Per-worker memory for one request. */
 struct app_slot {
 	struct json_tok tok[NOTIFY_MAX_TOKENS];
 	struct notify_msg msg;
-	char *scratch; /* decoded strings; at least the body limit */
+	char *scratch; /* decoded strings: APP_SCRATCH_SIZE(body limit) */
 	size_t scratch_cap;
-	void *wctx; /* the transport's per-worker state */
+	struct json_tok *itok;        /* INVOKE_MAX_TOKENS tokens for invocation envelopes */
+	char *qbuf;                   /* APP_QUEUE_MSG_MAX bytes: the queue message being written */
+	size_t qlen;                  /* bytes in qbuf; 0 when the answer enqueues nothing */
+	char inner[APP_RESPONSE_MAX]; /* an invocation's inner answer */
+	char logs[APP_INVOKE_LOGS_MAX]; /* an invocation's captured log lines */
+	void *wctx;                     /* the transport's per-worker state */
 };
 
 /* What happened, for the server's access log. */

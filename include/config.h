@@ -48,6 +48,9 @@
 	  "how long an Idempotency-Key is remembered, in seconds")                                 \
 	X(idem_entries, "NOTIFY_IDEMPOTENCY_ENTRIES", INT, "4096", 8, 1048576,                     \
 	  "Idempotency-Key table size (80 bytes an entry, allocated at start)")                    \
+	X(mode, "NOTIFY_MODE", STR, "queued", 1, 8,                                                \
+	  "under the Functions host: queued (the notification function enqueues, the worker "      \
+	  "sends) or direct (the notification function sends)")                                    \
 	X(transport, "NOTIFY_TRANSPORT", STR, "auto", 1, 8,                                        \
 	  "auto (ACS when configured, else the outbox; under the Functions host 503 when ACS is "  \
 	  "not configured), acs or outbox")                                                        \

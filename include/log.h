@@ -52,6 +52,10 @@ void log_addr(struct log_line *l, const char *key, const char *s, size_t n);
 /* Ends the line and writes it. A line cut at LOG_LINE_MAX is closed with "truncated":true. */
 void log_end(struct log_line *l);
 
+/* Also appends every line this thread writes from now on (each ending in '\n') to b, as long
+ * as it fits whole; NULL stops. An Azure Functions invocation returns its lines in "Logs". */
+void log_capture(struct buf *b);
+
 /* Writes "time" of now into b as an RFC 3339 string with milliseconds (no quotes). */
 void log_put_time(struct buf *b);
 

@@ -66,7 +66,8 @@ struct server_worker {
 	pthread_t thread;
 	char *rbuf; /* server_rbuf_size() bytes */
 	size_t rcap;
-	char obuf[APP_RESPONSE_MAX];
+	char *obuf;          /* APP_ANSWER_MAX bytes, set by the caller */
+	size_t ocap;         /* size of obuf */
 	struct app_slot app; /* scratch and wctx filled by the caller */
 };
 

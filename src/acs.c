@@ -1028,7 +1028,7 @@ static void log_attempt(const char *what, const char *op_id, int n, const struct
 	int level = o->rc == 0 && o->status < 300 ? LOG_INFO : final ? LOG_ERROR : LOG_WARN;
 	if (log_begin(&l, level, what)) {
 		if (op_id)
-			log_cstr(&l, "id", op_id);
+			log_cstr(&l, "operation_id", op_id);
 		log_int(&l, "attempt", n);
 		if (o->rc == 0)
 			log_int(&l, "status", o->status);
@@ -1139,7 +1139,7 @@ static int acs_tsend(void *ctx, void *wctx, const struct notify_msg *msg, const 
 		/* ACS must adopt our Operation-Id [2.2]; another id would break status lookups */
 		struct log_line l;
 		if (log_begin(&l, LOG_WARN, "acs.id_mismatch")) {
-			log_cstr(&l, "id", id);
+			log_cstr(&l, "operation_id", id);
 			log_cstr(&l, "acs_id", ans.id);
 			log_end(&l);
 		}

@@ -6,8 +6,10 @@
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "err.h"
+#include "log.h"
 
 /* Body of a problem or JSON answer, built before its head so Content-Length is known. Problem
  * documents are at most: slug 40 + title 80 + detail 160 + field 48 + JSON syntax 120. */
@@ -18,6 +20,10 @@
 #define APP_EXTRA_HEADERS_MAX 128
 
 static const char route_send[] = "/api/notification";
+
+/* Function names (function.json folders, infra/functions) the host POSTs to. */
+static const char fn_send[] = "/notification", fn_worker[] = "/notification_worker",
+                  fn_status[] = "/notification_status";
 
 /* Writes head, any extra header lines, then the body. */
 static void answer(struct buf *out, int status, const char *type, const char *extra,
@@ -250,12 +256,51 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 			            keep_alive);
 		return 0;
 	}
+	enum app_route fr = ROUTE_NONE;
+	if (n == sizeof fn_send - 1 && memcmp(p, fn_send, n) == 0)
+		fr = ROUTE_FN_SEND;
+	else if (n == sizeof fn_worker - 1 && memcmp(p, fn_worker, n) == 0)
+		fr = ROUTE_FN_WORKER;
+	else if (n == sizeof fn_status - 1 && memcmp(p, fn_status, n) == 0)
+		fr = ROUTE_FN_STATUS;
+	if (fr != ROUTE_NONE) { /* the Functions host invoking a function: the envelope follows */
+		r->route = fr;
+		if (!method_is(req, "POST"))
+			return fail(out, r, -ERR_METHOD, 0, "the Functions host invokes with POST",
+			            "Allow: POST\r\n", keep_alive);
+		return 0;
+	}
 	return fail(out, r, -ERR_NOT_FOUND, 0, "no such route", 0, keep_alive);
 }
 
-/* Delivers an accepted message under id, honouring an Idempotency-Key. */
+/* Queued mode: writes the queue message {"id":"<id>","request":<the validated body>} into
+ * s->qbuf; the worker function sends it under that id. */
+static int enqueue_msg(struct app_slot *s, const char *id, const char *body, size_t n,
+                       struct transport_result *tr)
+{
+	struct buf q;
+	buf_init(&q, s->qbuf, APP_QUEUE_MSG_MAX);
+	buf_puts(&q, "{\"id\":\"");
+	buf_puts(&q, id);
+	buf_puts(&q, "\",\"request\":");
+	buf_append(&q, body, n);
+	buf_putc(&q, '}');
+	if (q.err) {
+		tr->http_status = 413;
+		tr->retryable = 0;
+		strcpy(tr->detail, "queued mode carries at most 48 KiB per notification (a Storage "
+		                   "queue message); send larger ones with NOTIFY_MODE=direct");
+		return -ERR_BODY_TOO_LARGE;
+	}
+	s->qlen = q.len;
+	tr->state = "NotStarted";
+	return 0;
+}
+
+/* Delivers an accepted message under id (or, with enqueue, writes its queue message),
+ * honouring an Idempotency-Key. */
 static void send_route(struct app *a, struct app_slot *s, const struct http_request *req,
-                       const char *body, size_t n, struct buf *out, int keep_alive,
+                       const char *body, size_t n, struct buf *out, int keep_alive, int enqueue,
                        struct app_reply *r)
 {
 	struct transport_result tr = {0};
@@ -294,7 +339,8 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 		fail(out, r, -ERR_INTERNAL, 0, "no randomness for an operation id", 0, keep_alive);
 		return;
 	}
-	int rc = a->tr->send(a->tr->ctx, s->wctx, &s->msg, r->id, &tr);
+	int rc = s->qbuf && enqueue ? enqueue_msg(s, r->id, body, n, &tr)
+	                            : a->tr->send(a->tr->ctx, s->wctx, &s->msg, r->id, &tr);
 	if (rc < 0) {
 		char extra[APP_EXTRA_HEADERS_MAX];
 		struct buf h;
@@ -316,13 +362,15 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 		idem_finish(a->idem, kh, r->status);
 }
 
-/* see app.h */
-void app_body(struct app *a, struct app_slot *s, const struct http_request *req, const char *body,
-              size_t n, struct buf *out, int keep_alive, struct app_reply *r)
+/* Validates body[0..n) into s->msg (strings decoded into scratch[0..cap)), then sends it, or
+ * with enqueue writes its queue message. */
+static void accept_body(struct app *a, struct app_slot *s, const struct http_request *req,
+                        const char *body, size_t n, char *scratch, size_t cap, struct buf *out,
+                        int keep_alive, int enqueue, struct app_reply *r)
 {
 	struct notify_error e;
-	int rc = notify_parse(body, n, s->tok, NOTIFY_MAX_TOKENS, s->scratch, s->scratch_cap,
-	                      &a->policy, &s->msg, &e);
+	int rc =
+	    notify_parse(body, n, s->tok, NOTIFY_MAX_TOKENS, scratch, cap, &a->policy, &s->msg, &e);
 	if (rc < 0) {
 		fail(out, r, rc, e.field, e.detail, 0, keep_alive);
 		return;
@@ -330,5 +378,299 @@ void app_body(struct app *a, struct app_slot *s, const struct http_request *req,
 	r->recipients = s->msg.n_to + s->msg.n_cc + s->msg.n_bcc;
 	r->first_rcpt = s->msg.to[0].p;
 	r->first_rcpt_len = s->msg.to[0].len;
-	send_route(a, s, req, body, n, out, keep_alive, r);
+	send_route(a, s, req, body, n, out, keep_alive, enqueue, r);
+}
+
+static void fn_body(struct app *a, struct app_slot *s, const struct http_request *req,
+                    const char *body, size_t n, struct buf *out, struct app_reply *r);
+
+/* see app.h */
+void app_body(struct app *a, struct app_slot *s, const struct http_request *req, const char *body,
+              size_t n, struct buf *out, int keep_alive, struct app_reply *r)
+{
+	if (r->route >= ROUTE_FN_SEND) {
+		fn_body(a, s, req, body, n, out, r);
+		return;
+	}
+	accept_body(a, s, req, body, n, s->scratch, s->scratch_cap, out, keep_alive, 0, r);
+}
+
+/* ---- the Azure Functions invocation routes --------------------------------------------------- */
+
+/* Room before an invocation answer's JSON for its status line and headers. */
+#define APP_HOST_HEAD_MAX 256
+
+/* Longest header value taken from an invocation's request (Idempotency-Key is at most 255,
+ * an API key 255, Content-Type short). */
+#define APP_FN_HEADER_MAX 512
+
+/* The headers of the inner request that the routes read. */
+static const char *const fn_headers[] = {"Content-Type", "Idempotency-Key", "X-API-Key",
+                                         "Authorization"};
+#define APP_FN_HEADERS (sizeof fn_headers / sizeof fn_headers[0])
+
+/* A problem answer to the host itself (the envelope is not what the host sends): the
+ * invocation fails, and the host logs the reason. */
+static void host_problem(struct buf *out, struct app_reply *r, int err, const char *field,
+                         const char *detail)
+{
+	r->err = err;
+	r->status = 400;
+	if (field && field != r->field) {
+		strncpy(r->field, field, sizeof r->field - 1);
+		r->field[sizeof r->field - 1] = 0;
+	}
+	problem(out, 400, err, field, detail, 0, 0, 1);
+}
+
+/* Writes the answer to the host: status (200, or 500 to fail the invocation), then
+ * {"Outputs":{["res":<the inner answer>][,"msg":<queue message>]},"Logs":[...],
+ * "ReturnValue":null}. The inner answer is s->inner[0..inner_len) as an HTTP response (0: none). */
+static void host_answer(struct app_slot *s, struct buf *out, int status, size_t inner_len,
+                        struct app_reply *r)
+{
+	struct buf jb;
+	struct invoke_out o;
+	buf_init(&jb, out->p + APP_HOST_HEAD_MAX, out->cap - APP_HOST_HEAD_MAX);
+	invoke_out_begin(&o, &jb);
+	if (inner_len) {
+		struct http_header hh[HTTP_MAX_HEADERS];
+		struct http_response res;
+		int hl = http_response_parse(s->inner, inner_len, &res, hh, HTTP_MAX_HEADERS, 0);
+		struct invoke_hdr ih[8];
+		char vals[8][APP_FN_HEADER_MAX];
+		size_t ni = 0;
+		static const char *const keep[] = {"Content-Type", "Location", "Retry-After",
+		                                   "Allow", "WWW-Authenticate"};
+		for (size_t k = 0; hl > 0 && k < sizeof keep / sizeof keep[0]; k++) {
+			const struct http_header *h = http_response_header_find(&res, keep[k]);
+			if (!h || h->value_len >= APP_FN_HEADER_MAX)
+				continue;
+			memcpy(vals[ni], h->value, h->value_len);
+			vals[ni][h->value_len] = 0;
+			ih[ni].name = keep[k];
+			ih[ni].value = vals[ni];
+			ni++;
+		}
+		if (hl > 0)
+			invoke_out_http(&o, "res", res.status, ih, ni, s->inner + hl,
+			                inner_len - (size_t)hl);
+	}
+	if (s->qlen)
+		invoke_out_string(&o, "msg", s->qbuf, s->qlen);
+	for (size_t i = 0; i < sizeof s->logs && s->logs[i];) {
+		const char *nl = memchr(s->logs + i, '\n', sizeof s->logs - i);
+		size_t len =
+		    nl ? (size_t)(nl - s->logs) - i : strnlen(s->logs + i, sizeof s->logs - i);
+		invoke_out_log(&o, s->logs + i, len);
+		i += len + 1;
+	}
+	if (invoke_out_end(&o) < 0) {
+		buf_reset(out);
+		r->err = -ERR_OVERFLOW;
+		r->status = 500;
+		problem(out, 500, -ERR_OVERFLOW, 0, "the invocation answer did not fit", 0, 0, 1);
+		return;
+	}
+	char hm[APP_HOST_HEAD_MAX];
+	struct buf hb;
+	buf_init(&hb, hm, sizeof hm);
+	http_response_head(&hb, status, "application/json", jb.len, 1);
+	buf_puts(&hb, "\r\n");
+	memmove(out->p + hb.len, jb.p, jb.len);
+	memcpy(out->p, hb.p, hb.len);
+	out->len = hb.len + jb.len;
+}
+
+/* Logs one invocation (captured into its Logs too): the function, the host's invocation id,
+ * the operation id that joins HTTP request, queue message and ACS operation, the outcome. */
+static void log_invocation(const char *fn, const struct http_request *req, const char *op_id,
+                           int status, int err, unsigned dequeue)
+{
+	struct log_line l;
+	if (!log_begin(&l, status >= 500 ? LOG_ERROR : LOG_INFO, "fn.invocation"))
+		return;
+	log_cstr(&l, "function", fn + 1);
+	const struct http_header *h = http_header_find(req, "x-azure-functions-invocationid");
+	if (h)
+		log_str(&l, "invocation_id", h->value, h->value_len);
+	if (op_id && *op_id)
+		log_cstr(&l, "operation_id", op_id);
+	log_int(&l, "status", status);
+	if (err)
+		log_cstr(&l, "error", err_slug(err));
+	if (dequeue)
+		log_int(&l, "dequeue_count", dequeue);
+	log_end(&l);
+}
+
+/* The HTTP functions: the inner request rebuilt from Data.req, answered by the routes above. */
+static void fn_http(struct app *a, struct app_slot *s, const char *body, size_t n, size_t env_cap,
+                    struct buf *ib, struct app_reply *r)
+{
+	struct invoke_http h;
+	struct notify_error e;
+	int rc = invoke_http_parse(body, n, "req", s->itok, INVOKE_MAX_TOKENS, s->scratch, env_cap,
+	                           &h, &e);
+	if (rc < 0) {
+		fail(ib, r, rc, e.field, e.detail, 0, 1);
+		r->status = 0; /* the envelope is at fault: the host gets the 400 */
+		return;
+	}
+	struct http_header hh[APP_FN_HEADERS];
+	static _Thread_local char hv[APP_FN_HEADERS][APP_FN_HEADER_MAX];
+	size_t nh = 0;
+	for (size_t i = 0; i < APP_FN_HEADERS; i++) {
+		struct notify_str v;
+		if (invoke_header(&h, fn_headers[i], hv[i], sizeof hv[i], &v) != 1)
+			continue;
+		hh[nh].name = fn_headers[i];
+		hh[nh].name_len = strlen(fn_headers[i]);
+		hh[nh].value = v.p;
+		hh[nh].value_len = v.len;
+		nh++;
+	}
+	char target[sizeof route_send + ID_LEN + 1];
+	struct buf t;
+	buf_init(&t, target, sizeof target);
+	buf_puts(&t, route_send);
+	if (r->route == ROUTE_FN_STATUS) {
+		struct notify_str id;
+		char idb[ID_LEN + 1];
+		buf_putc(&t, '/');
+		if (invoke_param(&h, "id", idb, sizeof idb, &id) == 1 && id.len <= ID_LEN)
+			buf_append(&t, id.p, id.len);
+		else
+			buf_puts(&t, "-");
+	}
+	struct http_request ir = {
+	    .method = h.method.p,
+	    .method_len = h.method.len,
+	    .target = target,
+	    .target_len = t.err ? 0 : t.len,
+	    .minor_version = 1,
+	    .headers = hh,
+	    .num_headers = nh,
+	};
+	enum app_route route = r->route;
+	if (app_head(a, s, &ir, ib, 1, r) == 0)
+		accept_body(a, s, &ir, h.body.p, h.body.len, s->scratch + env_cap,
+		            s->scratch_cap - env_cap, ib, 1, a->queued, r);
+	r->route = route;
+}
+
+/* The queue function: {"id","request"} sent under its id. Returns the host status: 200 (sent,
+ * or refused for good: completing stops the redelivery), 500 (may succeed later: the host
+ * redelivers the message after the visibility timeout). */
+static int fn_worker_run(struct app *a, struct app_slot *s, const char *body, size_t n,
+                         size_t env_cap, struct app_reply *r, unsigned *dequeue)
+{
+	struct invoke_queue q;
+	struct notify_error e;
+	struct transport_result tr = {0};
+	int rc = invoke_queue_parse(body, n, "msg", s->itok, INVOKE_MAX_TOKENS, s->scratch, env_cap,
+	                            &q, &e);
+	if (rc < 0) {
+		r->err = rc;
+		return 400;
+	}
+	*dequeue = q.dequeue_count;
+	const char *why = "the queue message is not {\"id\",\"request\"}";
+	int nt = json_parse(q.text.p, q.text.len, s->itok, INVOKE_MAX_TOKENS);
+	int idt = -1, rqt = -1;
+	if (nt > 0 && s->itok[0].type == JSON_OBJECT) {
+		int i = 1;
+		for (int k = 0; k < s->itok[0].size && i < nt; k++) {
+			if (json_raw_eq(q.text.p, &s->itok[i], "id"))
+				idt = i + 1;
+			else if (json_raw_eq(q.text.p, &s->itok[i], "request"))
+				rqt = i + 1;
+			i = json_next(s->itok, nt, i + 1);
+		}
+	}
+	if (idt > 0 && s->itok[idt].type == JSON_STRING &&
+	    id_valid(q.text.p + s->itok[idt].start,
+	             (size_t)(s->itok[idt].end - s->itok[idt].start)) &&
+	    rqt > 0 && s->itok[rqt].type == JSON_OBJECT) {
+		memcpy(r->id, q.text.p + s->itok[idt].start, ID_LEN);
+		r->id[ID_LEN] = 0;
+		const char *rb = q.text.p + s->itok[rqt].start;
+		size_t rn = (size_t)(s->itok[rqt].end - s->itok[rqt].start);
+		rc = notify_parse(rb, rn, s->tok, NOTIFY_MAX_TOKENS, s->scratch + env_cap,
+		                  s->scratch_cap - env_cap, &a->policy, &s->msg, &e);
+		if (rc < 0)
+			why = e.detail;
+	} else {
+		rc = -ERR_FIELD_INVALID;
+	}
+	struct log_line l;
+	if (rc < 0) { /* a message no retry can fix: log it and complete */
+		r->err = rc;
+		if (log_begin(&l, LOG_ERROR, "fn.message_rejected")) {
+			if (r->id[0])
+				log_cstr(&l, "operation_id", r->id);
+			log_cstr(&l, "error", err_slug(rc));
+			log_cstr(&l, "detail", why);
+			log_end(&l);
+		}
+		return 200;
+	}
+	r->recipients = s->msg.n_to + s->msg.n_cc + s->msg.n_bcc;
+	r->first_rcpt = s->msg.to[0].p;
+	r->first_rcpt_len = s->msg.to[0].len;
+	rc = a->tr->send(a->tr->ctx, s->wctx, &s->msg, r->id, &tr);
+	if (rc == 0)
+		return 200;
+	r->err = rc;
+	if (log_begin(&l, tr.retryable ? LOG_WARN : LOG_ERROR,
+	              tr.retryable ? "fn.send_retry" : "fn.send_failed")) {
+		log_cstr(&l, "operation_id", r->id);
+		log_cstr(&l, "error", err_slug(rc));
+		if (tr.code[0])
+			log_cstr(&l, "code", tr.code);
+		log_cstr(&l, "detail", tr.detail);
+		log_end(&l);
+	}
+	return tr.retryable ? 500 : 200;
+}
+
+/* The invocation routes: parse the envelope, run the route, answer the host. */
+static void fn_body(struct app *a, struct app_slot *s, const struct http_request *req,
+                    const char *body, size_t n, struct buf *out, struct app_reply *r)
+{
+	struct buf logs, ib;
+	size_t env_cap = s->scratch_cap / 3 * 2; /* envelope strings; the rest: the request's */
+	unsigned dequeue = 0;
+	int status = 200;
+	const char *fn = r->route == ROUTE_FN_SEND     ? fn_send
+	                 : r->route == ROUTE_FN_WORKER ? fn_worker
+	                                               : fn_status;
+	memset(s->logs, 0, sizeof s->logs);
+	buf_init(&logs, s->logs, sizeof s->logs - 1);
+	buf_init(&ib, s->inner, sizeof s->inner);
+	s->qlen = 0;
+	log_capture(&logs);
+	if (r->route == ROUTE_FN_WORKER) {
+		status = fn_worker_run(a, s, body, n, env_cap, r, &dequeue);
+	} else {
+		fn_http(a, s, body, n, env_cap, &ib, r);
+		if (r->status == 0)
+			status = 400;
+	}
+	log_invocation(fn, req, r->id, status == 200 && ib.len ? r->status : status, r->err,
+	               dequeue);
+	log_capture(0);
+	if (status == 400) {
+		host_problem(out, r, r->err ? r->err : -ERR_JSON_SYNTAX, r->field,
+		             "not a Functions host invocation payload {\"Data\",\"Metadata\"}");
+		return;
+	}
+	if (status == 500) /* the host drops Logs of a failed invocation: keep them on stderr */
+		(void)!write(STDERR_FILENO, s->logs, strlen(s->logs));
+	host_answer(s, out, status, ib.err ? 0 : ib.len, r);
+	if (status == 500) {
+		r->status = 500;
+		return;
+	}
+	r->status = 200;
 }

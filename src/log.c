@@ -130,6 +130,15 @@ void log_addr(struct log_line *l, const char *k, const char *s, size_t n)
 	buf_putc(&l->b, '"');
 }
 
+/* This thread's capture buffer (log_capture), or NULL. */
+static _Thread_local struct buf *capture;
+
+/* see log.h */
+void log_capture(struct buf *b)
+{
+	capture = b;
+}
+
 /* see log.h */
 void log_end(struct log_line *l)
 {
@@ -143,6 +152,9 @@ void log_end(struct log_line *l)
 	}
 	l->b.cap = sizeof l->mem;
 	buf_puts(&l->b, "}\n");
+	if (capture &&
+	    capture->cap - capture->len >= l->b.len) /* a line fits whole or not at all */
+		buf_append(capture, l->b.p, l->b.len);
 	size_t off = 0;
 	while (off < l->b.len) {
 		ssize_t w = write(out_fd, l->b.p + off, l->b.len - off);

@@ -228,8 +228,10 @@ int main(int argc, char **argv)
 	/* 5. Memory: every buffer a request can need, once, in one mapping. */
 	size_t n = (size_t)cfg.workers;
 	size_t nconn = (size_t)cfg.max_conns, nidem = (size_t)cfg.idem_entries;
-	size_t per_worker =
-	    align64(server_rbuf_size(max_body)) + align64(max_body) + align64(wctx_size);
+	size_t per_worker = align64(server_rbuf_size(max_body)) +
+	                    align64(APP_SCRATCH_SIZE(max_body)) + align64(wctx_size) +
+	                    align64(INVOKE_MAX_TOKENS * sizeof(struct json_tok)) +
+	                    align64(APP_QUEUE_MSG_MAX) + align64(APP_ANSWER_MAX);
 	struct arena mem;
 	arena_map(&mem, align64(nidem * sizeof(struct idem_entry)) +
 	                    n * (align64(sizeof(struct server_worker)) + per_worker) +
@@ -240,12 +242,19 @@ int main(int argc, char **argv)
 	app.tr = &tr;
 	app.idem = &idem;
 	app.policy.allowed_senders = cfg.allowed_senders;
+	if (strcmp(cfg.mode, "queued") && strcmp(cfg.mode, "direct"))
+		die("NOTIFY_MODE: must be queued or direct");
+	app.queued = !strcmp(cfg.mode, "queued");
 	struct server_worker *w = take(&mem, n * align64(sizeof *w));
 	for (size_t i = 0; i < n; i++) {
 		w[i].rcap = server_rbuf_size(max_body);
 		w[i].rbuf = take(&mem, w[i].rcap);
-		w[i].app.scratch_cap = max_body;
-		w[i].app.scratch = take(&mem, max_body);
+		w[i].app.scratch_cap = APP_SCRATCH_SIZE(max_body);
+		w[i].app.scratch = take(&mem, w[i].app.scratch_cap);
+		w[i].app.itok = take(&mem, INVOKE_MAX_TOKENS * sizeof(struct json_tok));
+		w[i].app.qbuf = take(&mem, APP_QUEUE_MSG_MAX);
+		w[i].ocap = APP_ANSWER_MAX;
+		w[i].obuf = take(&mem, w[i].ocap);
 		w[i].app.wctx = take(&mem, wctx_size);
 		if (tr.ctx == &acs)
 			acs_worker_init(w[i].app.wctx, &acs, wctx_size);

@@ -140,7 +140,7 @@ static int early_error(struct server_worker *w, int fd, const struct http_reques
 	memset(&r, 0, sizeof r);
 	r.err = err;
 	r.status = err_http_status(err);
-	buf_init(&out, w->obuf, sizeof w->obuf);
+	buf_init(&out, w->obuf, w->ocap);
 	app_problem(&out, err, 0, 0, 0, 0);
 	write_all(w->srv, fd, out.p, out.len);
 	log_request(req, &r, t0);
@@ -238,7 +238,7 @@ static int serve_one(struct server_worker *w, int fd, size_t *len)
 	int keep = f.keep_alive && !atomic_load(&s->draining);
 	int body_pending =
 	    f.body == HTTP_BODY_CHUNKED || (f.body == HTTP_BODY_LENGTH && f.content_length > 0);
-	buf_init(&out, w->obuf, sizeof w->obuf);
+	buf_init(&out, w->obuf, w->ocap);
 	if (app_head(s->app, &w->app, &req, &out, keep && !body_pending, &r) != 0) {
 		write_all(s, fd, out.p, out.len);
 		log_request(&req, &r, t0);
