@@ -777,14 +777,15 @@ static int fetch_token(struct acs *a, struct acs_worker *w, int64_t deadline,
 	int rc = b.err ? -ERR_INTERNAL : (int)io_write(&io, b.p, b.len, deadline);
 	if (rc >= 0)
 		rc = read_reply(&io, w->resp, sizeof w->resp, w->hdr, &rp, deadline);
-	/* wipe the request (it held IDENTITY_HEADER) before anything else can read resp */
 	close(fd);
 	if (rc < 0) {
+		memset(w->resp, 0, sizeof w->resp); /* the request held IDENTITY_HEADER */
 		detail(r, "identity endpoint: ",
 		       rc == -ERR_TIMEOUT ? "no answer in time" : "malformed or cut answer", 0);
 		return -ERR_IDENTITY;
 	}
 	if (rp.status != 200) {
+		memset(w->resp, 0, sizeof w->resp);
 		char st[8];
 		struct buf sb;
 		buf_init(&sb, st, sizeof st);
@@ -954,6 +955,7 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 	}
 	char *start = body - h.len;
 	memcpy(start, h.p, h.len);
+	memset(h.p, 0, h.len); /* the head holds the signature or the token */
 	if ((o->rc = ensure_conn(w, deadline, &o->reused, r)) < 0)
 		return;
 	struct io io = {w->fd, &w->tls};

@@ -297,8 +297,14 @@ int main(int argc, char **argv)
 		log_end(&l);
 	}
 	int rc = server_run(&srv);
-	if (log_begin(&l, rc ? LOG_WARN : LOG_INFO, "server.stopped")) {
-		log_int(&l, "clean", rc == 0);
+	/* Under the Functions host an exit status 0 means "closed for good": no restart, later
+	 * invocations fail (reference A.1). 200 is the host's IntentionalRestartExitCode: if the
+	 * host did not ask for this stop, it starts us again without counting an error. */
+	if (rc == 0 && under_host)
+		rc = 200;
+	if (log_begin(&l, rc == 0 || rc == 200 ? LOG_INFO : LOG_WARN, "server.stopped")) {
+		log_int(&l, "clean", rc == 0 || rc == 200);
+		log_int(&l, "exit", rc);
 		log_end(&l);
 	}
 	return rc;
