@@ -30,7 +30,7 @@ UNITS     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZERS   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps sdk static asan run test unit integration fuzz fuzz-build fuzz-replay fuzz-run \
-        bench nomalloc fmt lint clean help units
+        bench nomalloc fmt lint clean help units tfcheck zip kql-check
 
 all: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory $(B)/handler
@@ -43,6 +43,8 @@ help:
 	@echo "make fuzz       build libFuzzer targets; make fuzz-run T=<target> SECS=60"
 	@echo "make bench      size, start-up, RSS, allocations, requests/s -> tests/bench/RESULTS.md"
 	@echo "make nomalloc   prove no object but main.o references malloc/free"
+	@echo "make tfcheck    offline Terraform/Docker/deploy-script checks, empty-root run"
+	@echo "make zip        deploy ZIPs: build/notify-handler.zip, build/notify-handler-http.zip"
 	@echo "make fmt        clang-format -i every C file; make clean"
 
 deps: $(DEPSTAMP)
@@ -115,7 +117,34 @@ integration: static asan sdk
 	NOTIFY_BIN=build/static/handler $(PYTEST) -q tests/integration
 	NOTIFY_BIN=build/asan/handler NOTIFY_SKIP_ORACLE=1 $(PYTEST) -q tests/integration
 
-test: unit integration fuzz-replay nomalloc
+# Offline checks of the Azure side and the container files: Terraform (parsed by @cdktf/hcl2json
+# from npm), infra/apply and infra/destroy, compose.yaml, Dockerfile, and the static binary on an
+# empty root filesystem.
+INFRASTAMP := tests/infra/node_modules/.package-lock.json
+$(INFRASTAMP): tests/infra/package.json tests/infra/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/infra --no-audit --no-fund \
+	  --loglevel=error; else echo "npm missing: the Terraform checks will be skipped" >&2; fi
+
+tfcheck: static $(INFRASTAMP)
+	$(PYTEST) -q tests/infra
+
+# The deploy ZIPs (infra/functions: payload mode with the queue; infra/functions-http: one
+# forwarded HTTP function): reproducible, handler 0755, fixed times, sorted entries.
+zip: static
+	@sh scripts/zip.sh build/notify-handler.zip build/static/handler infra/functions
+	@sh scripts/zip.sh build/notify-handler-http.zip build/static/handler infra/functions-http
+
+# The KQL of infra/kql parsed and checked against the Log Analytics table columns offline
+# (@kusto/language-service-next from npm).
+KQLSTAMP := build/kql-check/node_modules/.package-lock.json
+$(KQLSTAMP): infra/kql/check/package.json infra/kql/check/package-lock.json
+	@mkdir -p build/kql-check && cp $^ build/kql-check/
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix build/kql-check --no-audit \
+	  --no-fund --loglevel=error; else echo "npm missing: KQL checks skipped" >&2; fi
+kql-check: $(KQLSTAMP)
+	@if [ -d build/kql-check/node_modules ]; then node infra/kql/check/check.js infra/kql/*.kql; fi
+
+test: unit integration fuzz-replay nomalloc tfcheck kql-check
 
 # ---- fuzzing ----------------------------------------------------------------------------------
 FUZZFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
@@ -173,6 +202,7 @@ lint:
 	clang-tidy $(SRCS) -- $(CPPFLAGS) -std=c11
 
 clean:
-	rm -rf build/dev build/static build/asan build/fuzz build/bench build/zip build/tools
+	rm -rf build/dev build/static build/asan build/fuzz build/bench build/zip build/tools \
+	  build/notify-handler.zip build/notify-handler-http.zip build/kql-check
 
 -include $(OBJS:.o=.d)

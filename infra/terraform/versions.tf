@@ -1,0 +1,40 @@
+# Terraform and provider pins for the notify-handler Azure deployment.
+#
+# azurerm ">= 4.77, < 6.0": the one range where every argument used here exists in both major
+# versions: storage_blob.storage_container_id appeared in 4.77.0, storage_queue.storage_account_id
+# in 4.46.0, monitor_diagnostic_setting.enabled_metric in 4.31.0, and 5.0 removed the old
+# *_name forms (hashicorp/terraform-provider-azurerm: CHANGELOG-v4.md, website/docs/guides/
+# 5.0-upgrade-guide.html.markdown; shared/reference/functions-and-terraform.md B.0).
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = ">= 4.77, < 6.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = ">= 3.6, < 4.0"
+    }
+  }
+}
+
+provider "azurerm" {
+  features {}
+
+  # null falls back to ARM_SUBSCRIPTION_ID, which infra/apply sets from `az account show`
+  # (provider 4.0+ requires one of the two: 4.0-upgrade-guide.html.markdown).
+  subscription_id = var.subscription_id
+
+  # 5.x registers no resource providers by default and 4.x's "legacy" set lacks
+  # Microsoft.Communication, so name every namespace this configuration creates resources in.
+  # Registering needs subscription-level rights; it is a no-op when already registered.
+  resource_providers_to_register = [
+    "Microsoft.Communication",
+    "Microsoft.Insights",
+    "Microsoft.OperationalInsights",
+    "Microsoft.Storage",
+    "Microsoft.Web",
+  ]
+}
