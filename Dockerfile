@@ -17,7 +17,7 @@ COPY Makefile ./
 COPY scripts/ scripts/
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends ca-certificates make gcc libc6-dev >/dev/null \
- && make deps
+ && make deps NOTIFY_DEPS=build
 COPY include/ include/
 COPY src/ src/
 COPY certs/ certs/

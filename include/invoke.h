@@ -197,9 +197,9 @@ void invoke_out_begin(struct invoke_out *o, struct buf *b);
  *   "res":{"statusCode":202,"headers":{"Content-Type":"application/json"},"body":"..."}
  * status is 100..999; hdrs[0..nhdrs) may be NULL when nhdrs is 0; body[0..len) (NULL when len is
  * 0) is written as a JSON string, so it must be UTF-8 text (binary bodies are not supported).
- * Header names must differ (ASCII case-insensitive). A refused call writes
- * nothing and makes the error sticky: -ERR_INTERNAL (bad status, header, order) or
- * -ERR_BAD_UTF8 (name or body not UTF-8).
+ * Header names must differ (ASCII case-insensitive). A refused call writes nothing and makes
+ * the error sticky: -ERR_INTERNAL (bad status, header, order) or -ERR_BAD_UTF8 (name or body
+ * not UTF-8).
  */
 void invoke_out_http(struct invoke_out *o, const char *name, int status,
                      const struct invoke_hdr *hdrs, size_t nhdrs, const char *body, size_t len);

@@ -2,11 +2,14 @@
 # Installs what the build and the tests need from Debian, then builds BearSSL from Debian's
 # source package with musl-gcc into build/deps/ and copies jsmn.h beside it.
 # As root it installs what is missing; otherwise it prints the exact apt-get line and fails.
-# Usage: scripts/deps.sh [DEPS_DIR]   (default build/deps)
+# Usage: [NOTIFY_DEPS=build] scripts/deps.sh [DEPS_DIR]   (default build/deps)
 set -eu
 DEPS=${1:-build/deps}
-PKGS="musl-tools dpkg-dev libjsmn-dev libcmocka-dev python3-pytest clang-14 libclang-rt-14-dev \
-llvm-14 openssl zip unzip wrk hyperfine valgrind curl file binutils make gcc"
+# DEPS=build (compose.yaml, Dockerfile): only what `make static zip` needs; otherwise the test
+# and bench tools too.
+PKGS="musl-tools dpkg-dev libjsmn-dev zip file binutils make gcc"
+[ "${NOTIFY_DEPS:-all}" = build ] || PKGS="$PKGS libcmocka-dev python3-pytest clang-14 \
+libclang-rt-14-dev llvm-14 openssl unzip wrk hyperfine valgrind curl"
 
 missing=""
 for p in $PKGS; do

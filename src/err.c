@@ -82,4 +82,3 @@ const char *err_errno_str(int errnum)
 	}
 	return 0;
 }
-

@@ -58,9 +58,10 @@ resource "azurerm_monitor_action_group" "alerts" {
   }
 }
 
-# Fires when failure_alert.kql returns at least one row in the window. Contract for that file:
-# one row per failed send (no summarize to a single count row, which would always return a
-# row), because the rule counts rows (time_aggregation_method = "Count").
+# Fires when the Failures column of failure_alert.kql (failed sends + poisoned messages in the
+# window) is above 0. That query always returns exactly one summary row, so the rule measures a
+# column (metric_measure_column with time_aggregation_method "Total") instead of counting rows,
+# which would fire on every evaluation.
 resource "azurerm_monitor_scheduled_query_rules_alert_v2" "failures" {
   name                 = "alert-${var.name}-failures"
   resource_group_name  = var.resource_group_name
@@ -82,7 +83,8 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "failures" {
 
   criteria {
     query                   = file("${var.kql_dir}/failure_alert.kql")
-    time_aggregation_method = "Count"
+    metric_measure_column   = "Failures"
+    time_aggregation_method = "Total"
     operator                = "GreaterThan"
     threshold               = 0
 
