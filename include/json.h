@@ -56,8 +56,8 @@ int json_raw_eq(const char *js, const struct json_tok *t, const char *s);
 long json_str_decode(const char *js, const struct json_tok *t, char *out, size_t cap);
 
 /* Appends s[0..n) as a JSON string with quotes, escaping '"', '\\' and control characters
- * (\b \f \n \r \t as such, others and 0x7f as \u00XX). s is trusted to be UTF-8; bytes >= 0x80 pass
- * as is. */
+ * (\b \f \n \r \t as such, the others as \u00XX; DEL passes as it is). s is trusted to be
+ * UTF-8; bytes >= 0x80 pass as is. */
 void json_put_str(struct buf *b, const char *s, size_t n);
 
 /* json_put_str of a NUL-terminated string. */

@@ -264,6 +264,12 @@ int acs_classify(int status, const struct acs_answer *ans, int bearer, int retry
 		       0, 0);
 		return -ERR_ACS_CONFIG;
 	}
+	if (strstr(code, "ApiVersion") || strstr(ans->message, "api-version")) {
+		r->http_status = 502;
+		detail(r, "ACS refused the api-version (", msg,
+		       "); set ACS_API_VERSION to 2023-03-31 or 2025-09-01");
+		return -ERR_ACS_CONFIG;
+	}
 	if (!strcmp(code, "InvalidSenderUserName") ||
 	    (status == 400 && !strcmp(ans->target, "senderAddress")) ||
 	    (status == 400 && strstr(ans->message, "'senderAddress'"))) {
@@ -1078,7 +1084,9 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
 			*status = o.status;
 			return 0;
 		} else if (o.status == 429 || o.status == 503) {
-			retry = wait_throttle || o.status == 503;
+			/* 429 is retried only when ACS says how long to wait [7.3]: every attempt
+			 * counts against the subscription's quota. 503 is a transient failure. */
+			retry = (wait_throttle && o.retry_after > 0) || o.status == 503;
 			if (o.retry_after > 0)
 				wait_ms = (int64_t)o.retry_after * 1000;
 		} else {

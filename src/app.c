@@ -189,6 +189,19 @@ static int fail(struct buf *out, struct app_reply *r, int err, const char *field
 	return r->status;
 }
 
+/* "Retry-After: <s>\r\n" into extra (NUL-terminated), or "" when s is 0. */
+static void retry_after_line(char *extra, size_t cap, int s)
+{
+	struct buf h;
+	buf_init(&h, extra, cap);
+	if (s > 0) {
+		buf_puts(&h, "Retry-After: ");
+		buf_put_u64(&h, (uint64_t)s);
+		buf_puts(&h, "\r\n");
+	}
+	buf_cstr(&h);
+}
+
 /* GET|HEAD /api/notification/<id>. */
 static int status_route(struct app *a, struct app_slot *s, const char *id, size_t n, int head_only,
                         struct buf *out, int keep_alive, struct app_reply *r)
@@ -203,9 +216,11 @@ static int status_route(struct app *a, struct app_slot *s, const char *id, size_
 	if (rc == -ERR_NOT_FOUND)
 		return fail(out, r, rc, 0, "no notification has this id", 0, keep_alive);
 	if (rc < 0) {
+		char extra[APP_EXTRA_HEADERS_MAX];
+		retry_after_line(extra, sizeof extra, tr.retry_after_s);
 		r->err = rc;
 		r->status = tr.http_status ? tr.http_status : err_http_status(rc);
-		problem(out, r->status, rc, 0, tr.detail, 0, head_only, keep_alive);
+		problem(out, r->status, rc, 0, tr.detail, extra, head_only, keep_alive);
 		return r->status;
 	}
 	r->status = 200;
@@ -343,14 +358,7 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 	                            : a->tr->send(a->tr->ctx, s->wctx, &s->msg, r->id, &tr);
 	if (rc < 0) {
 		char extra[APP_EXTRA_HEADERS_MAX];
-		struct buf h;
-		buf_init(&h, extra, sizeof extra);
-		if (tr.retry_after_s > 0) {
-			buf_puts(&h, "Retry-After: ");
-			buf_put_u64(&h, (uint64_t)tr.retry_after_s);
-			buf_puts(&h, "\r\n");
-		}
-		buf_putc(&h, 0);
+		retry_after_line(extra, sizeof extra, tr.retry_after_s);
 		r->err = rc;
 		r->status = tr.http_status ? tr.http_status : err_http_status(rc);
 		problem(out, r->status, rc, 0, tr.detail, extra, 0, keep_alive);

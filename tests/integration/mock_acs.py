@@ -77,7 +77,9 @@ A behaviour is a string or a dict:
 dict form: {"kind": "ok"|"error"|"reset"|"stall"|"delay"|"malformed"|"close"|"raw", "status": int,
   "code": str, "message": str, "retry_after": int|str, "headers": {..}, "body": dict|bytes,
   "bytes": int (reset), "seconds": float, "data": bytes (raw), "on": "send"|"status"|"any",
-  "poll": [statuses] (ok on a send: this operation's poll_statuses), "error": {..} (its Failed error)}
+  "poll": [statuses] (ok on a send: this operation's poll_statuses), "error": {..} (its Failed error),
+  "process": True (reset/stall/close: first process the request normally, so a send creates its
+  operation and Recorded.status is the status the lost answer would have had; then misbehave)}
   e.g. acs.script({"status": 503, "retry_after": 1, "on": "send"}, {"kind": "ok", "poll": ["Failed"]})
 A scripted answer replaces the normal one whether or not the request's auth was valid (the
 Recorded still carries the auth verdict).
@@ -635,6 +637,12 @@ class MockACS:
         close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
         self._record(rec)
         k = b["kind"]
+        if b.get("process") and k in ("reset", "stall", "close"):
+            # the service did the work (an operation exists), then the answer is lost
+            done = self._process(rec, kind, b, close)
+            with self._lock:
+                rec.status = int(done.split(b" ", 2)[1])
+                self._cond.notify_all()
         if k == "ok":
             resp = self._process(rec, kind, b, close)
             if b.get("delay"):
@@ -649,7 +657,8 @@ class MockACS:
             resp = self._error_response(status, code, msg, close=close, extra=extra, body=b.get("body"))
             rec.error_code = code
         elif k == "reset":
-            rec.status = None
+            if not b.get("process"):
+                rec.status = None
             head = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json; charset=utf-8\r\n"
             part = head[:b.get("bytes", 20)]
             if part:

@@ -446,7 +446,7 @@ static void test_put_str(void **state)
 	expect_put("plain text", 10, "\"plain text\"");
 	expect_put("a\"b\\c/d", 7, "\"a\\\"b\\\\c/d\"");
 	expect_put("\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\"");
-	expect_put("\x01\x1f\x7f", 3, "\"\\u0001\\u001f\\u007f\"");
+	expect_put("\x01\x1f\x7f", 3, "\"\\u0001\\u001f\x7f\"");
 	expect_put("\0", 1, "\"\\u0000\"");
 	expect_put("<a href='x'>&amp;</a>", 21, "\"<a href='x'>&amp;</a>\"");
 	expect_put("テスト\xf0\x9f\x98\x80", 13, "\"テスト\xf0\x9f\x98\x80\"");
