@@ -37,6 +37,7 @@
 #define NOTIFY_ACS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,6 +93,9 @@
  * Azure Front Door drops idle client connections after about 4 minutes; reusing one that is
  * being closed would cost a retry. */
 #define ACS_IDLE_REUSE_MS 60000
+/* How often a wait between attempts checks whether the process is draining. */
+#define ACS_STOP_POLL_MS 20
+
 /* Longest single backoff sleep between attempts (the .NET and Java SDKs cap at 8 s-1 min). */
 #define ACS_BACKOFF_MAX_MS 8000
 
@@ -127,6 +131,7 @@ struct acs {
 	char token[ACS_TOKEN_MAX + 1];
 	size_t token_len;
 	int64_t token_expires; /* Unix seconds; 0: none */
+	atomic_int stopping;   /* set by acs_stop_waiting: no more sleeps between attempts */
 };
 
 /* One worker's connection and buffers. Allocate acs_worker_size() bytes. */
@@ -167,6 +172,12 @@ int acs_init(struct acs *a, const struct acs_settings *s, const struct tls_ancho
 
 /* Once per worker, on its size bytes of memory (acs_worker_size). */
 void acs_worker_init(struct acs_worker *w, const struct acs *a, size_t size);
+
+/* From now on no send waits between attempts (a backoff or a Retry-After): a wait in progress
+ * ends within ACS_STOP_POLL_MS and the send answers with what it has (429/503 with Retry-After,
+ * 502/504), so the process drains in time; the queue, or the client, retries later. Called by
+ * the server when SIGTERM starts the drain. */
+void acs_stop_waiting(void *a);
 
 /* Closes the worker's connection (at shutdown). */
 void acs_worker_close(struct acs_worker *w);

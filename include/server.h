@@ -46,6 +46,10 @@ struct server_opts {
 	size_t max_body;
 	int header_timeout_ms, read_timeout_ms, write_timeout_ms, idle_timeout_ms;
 	int drain_timeout_ms;
+	/* Called once when a drain begins (NULL: none): a transport stops waiting between
+	 * retries, so in-flight requests answer within the drain timeout. */
+	void (*on_drain)(void *arg);
+	void *on_drain_arg;
 };
 
 struct server_conn {

@@ -1006,12 +1006,27 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 	}
 }
 
-/* Sleeps ms milliseconds. */
-static void pause_ms(int64_t ms)
+/* Sleeps ms milliseconds, in slices, until acs_stop_waiting. Returns 0, or -1 when stopped. */
+static int pause_ms(struct acs *a, int64_t ms)
 {
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	int64_t end = mono_ms() + ms;
+	for (;;) {
+		if (atomic_load(&a->stopping))
+			return -1;
+		int64_t left = end - mono_ms();
+		if (left <= 0)
+			return 0;
+		if (left > ACS_STOP_POLL_MS)
+			left = ACS_STOP_POLL_MS;
+		struct timespec ts = {0, (long)left * 1000000L};
+		nanosleep(&ts, 0);
+	}
+}
+
+/* see acs.h */
+void acs_stop_waiting(void *a)
+{
+	atomic_store(&((struct acs *)a)->stopping, 1);
 }
 
 /* Backoff before attempt `n` (n >= 2): base * 2^(n-2), capped, with "equal jitter" (half
@@ -1097,9 +1112,13 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
 			drop_token(a); /* revoked or rotated: fetch anew next time */
 		if (retry && !wait_ms)
 			wait_ms = backoff(w, a->backoff_ms, n + 1);
-		int last = !retry || n >= a->attempts || mono_ms() + wait_ms >= deadline;
+		int last = !retry || n >= a->attempts || mono_ms() + wait_ms >= deadline ||
+		           atomic_load(&a->stopping);
 		log_attempt(event, op_id, n, &o, t0, ans, last);
-		if (last) {
+		if (!last && pause_ms(a, wait_ms) == 0)
+			continue;
+		/* the last attempt, or a drain ended the wait: answer with what we have */
+		{
 			*status = o.rc < 0 ? 0 : o.status;
 			if (o.rc < 0) {
 				r->http_status = err_http_status(o.rc);
@@ -1110,7 +1129,6 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
 			}
 			return acs_classify(o.status, ans, a->bearer, o.retry_after, r);
 		}
-		pause_ms(wait_ms);
 	}
 }
 

@@ -270,6 +270,8 @@ int main(int argc, char **argv)
 	    .write_timeout_ms = (int)cfg.write_timeout_ms,
 	    .idle_timeout_ms = (int)cfg.idle_timeout_ms,
 	    .drain_timeout_ms = (int)cfg.drain_timeout_ms,
+	    .on_drain = tr.ctx == &acs ? acs_stop_waiting : 0,
+	    .on_drain_arg = &acs,
 	};
 	struct server_conn *conns = take(&mem, nconn * sizeof *conns);
 	int *free_idx = take(&mem, nconn * sizeof *free_idx);

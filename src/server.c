@@ -558,6 +558,8 @@ static int drain(struct server *s)
 	accept_some(s, 1 << 30); /* what the kernel already accepted is ours to answer */
 	close(s->lfd);
 	atomic_store(&s->draining, 1);
+	if (s->o.on_drain)
+		s->o.on_drain(s->o.on_drain_arg);
 	int open;
 	while ((open = sweep(s, 1)) > 0 && now_ms() < deadline) {
 		struct timespec ts = {0, SERVER_DRAIN_POLL_MS * 1000000L};

@@ -1017,3 +1017,28 @@ def test_secrets_never_leak_managed_identity(start, mock, pki, identity):
     answers.append(_raw(request(h, "GET", "/api/notification/" + op)))
     assert mi.fetches >= 2
     _scan(h, answers, [TOKEN, TOKEN[:20], TOKEN.split(".")[1], ID_HEADER])
+
+
+def test_drain_ends_a_retry_after_wait(start, acs, pki):
+    """SIGTERM while a send waits out ACS's Retry-After: the wait ends at once, the client gets
+    the 429 with Retry-After, and the process drains cleanly within its drain timeout."""
+    import signal
+    import threading
+    h = start(env=hmac_env(acs, pki, NOTIFY_DRAIN_TIMEOUT_MS="3000"))
+    acs.script("429:20")
+    got = {}
+
+    def send():
+        got["r"] = request(h, "POST", "/api/notification", json.dumps(ORIGINAL).encode(), timeout=30)
+
+    t = threading.Thread(target=send)
+    t.start()
+    h.wait_logs(lambda lines: any(l.get("event") == "acs.send" and l.get("status") == 429 for l in lines))
+    t0 = time.monotonic()
+    h.proc.send_signal(signal.SIGTERM)
+    t.join(10)
+    assert got["r"].status == 429
+    assert got["r"].header("Retry-After") == "20"
+    assert h.proc.wait(10) == 0
+    assert time.monotonic() - t0 < 2.0
+    assert len([q for q in acs.requests if q.method == "POST"]) == 1  # no second attempt
