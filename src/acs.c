@@ -41,17 +41,37 @@ static void copy_str(char *dst, size_t cap, const char *s, size_t n)
 	dst[n] = 0;
 }
 
-/* Writes one detail line into r->detail from up to three pieces. */
+/* Length of the longest prefix of s[0..n) that ends on a UTF-8 character boundary (s is
+ * valid UTF-8 cut anywhere). */
+static size_t utf8_prefix(const char *s, size_t n)
+{
+	size_t k = n;
+	while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
+		k--; /* continuation bytes of the last character */
+	if (k == 0)
+		return 0;
+	unsigned char lead = (unsigned char)s[k - 1];
+	size_t need = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+	return n - (k - 1) >= need ? n : k - 1;
+}
+
+/* Writes one detail line into r->detail: a, then b, then c. When the three do not fit, b (the
+ * service's own words) is shortened, on a character boundary, so the hint in c survives. */
 static void detail(struct transport_result *r, const char *a, const char *b, const char *c)
 {
+	size_t cap = sizeof r->detail - 1, la = strlen(a), lb = b ? strlen(b) : 0;
+	size_t lc = c ? strlen(c) : 0;
+	if (la + lb + lc > cap)
+		lb = la + lc >= cap ? 0 : utf8_prefix(b, cap - la - lc);
 	struct buf d;
 	buf_init(&d, r->detail, sizeof r->detail);
 	buf_puts(&d, a);
-	if (b)
-		buf_puts(&d, b);
+	buf_append(&d, b, lb);
 	if (c)
 		buf_puts(&d, c);
-	buf_cstr(&d); /* a line too long is cut */
+	size_t n = d.len < cap ? d.len : cap;
+	r->detail[utf8_prefix(r->detail, n)] =
+	    0; /* a or c alone too long: cut between characters */
 }
 
 /* ---- the EmailMessage body [2.3] ------------------------------------------------------------- */
@@ -128,26 +148,53 @@ void acs_email_json(struct buf *b, const struct notify_msg *m, const char *sende
 /* ---- answers ----------------------------------------------------------------------------------
  */
 
-/* Copies string token t decoded into out (cut to cap - 1 bytes, control characters replaced by
- * spaces so a message can go into a log line or a header-free detail). */
+/* Copies string token t decoded into out, cut to cap - 1 bytes between characters; control
+ * characters (C0, DEL, C1) and the Unicode line and paragraph separators become spaces, so a
+ * message can go into one log line or one detail line. */
 static void take_str(const char *js, const struct json_tok *t, char *out, size_t cap)
 {
 	out[0] = 0;
 	if (t->type != JSON_STRING)
 		return;
-	char tmp[ACS_MESSAGE_MAX * 2];
-	const struct json_tok cut = {
-	    t->type, t->start,
-	    t->end - t->start > (int)sizeof tmp ? t->start + (int)sizeof tmp : t->end, t->size};
+	/* Decode at most sizeof tmp raw bytes, cut before any escape or UTF-8 sequence that the
+	 * limit would split (a split escape or surrogate pair would not decode). An escape takes
+	 * up to 6 raw bytes per decoded byte (\u0001), so 6 x the kept length always fills out. */
+	char tmp[ACS_MESSAGE_MAX * 6];
+	int end = t->start;
+	while (end < t->end) {
+		int len = 1;
+		unsigned char c = (unsigned char)js[end];
+		if (c == '\\') {
+			len = js[end + 1] != 'u' ? 2 : 6;
+			if (len == 6 && end + 3 < t->end &&
+			    (js[end + 2] == 'd' || js[end + 2] == 'D') &&
+			    strchr("89abAB", js[end + 3]))
+				len = 12; /* a high surrogate: the pair goes whole */
+		} else if (c >= 0xF0) {
+			len = 4;
+		} else if (c >= 0xE0) {
+			len = 3;
+		} else if (c >= 0xC0) {
+			len = 2;
+		}
+		if (end + len > t->end || end + len - t->start > (int)sizeof tmp)
+			break;
+		end += len;
+	}
+	const struct json_tok cut = {t->type, t->start, end, t->size};
 	long n = json_str_decode(js, &cut, tmp, sizeof tmp);
-	if (n < 0) /* cut inside an escape: keep the raw bytes */
+	if (n < 0)
 		n = 0;
-	size_t k = (size_t)n < cap ? (size_t)n : cap - 1;
-	/* do not end inside a UTF-8 sequence */
-	while (k > 0 && k < (size_t)n && ((unsigned char)tmp[k] & 0xC0) == 0x80)
-		k--;
-	for (size_t i = 0; i < k; i++)
-		out[i] = (unsigned char)tmp[i] < 0x20 || tmp[i] == 0x7f ? ' ' : tmp[i];
+	size_t k = utf8_prefix(tmp, (size_t)n < cap ? (size_t)n : cap - 1);
+	for (size_t i = 0; i < k; i++) {
+		unsigned char c = (unsigned char)tmp[i];
+		out[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+		if (c == 0xC2 && i + 1 < k && (unsigned char)tmp[i + 1] < 0xA0) /* U+0080-U+009F */
+			out[i] = ' ', out[++i] = ' ';
+		else if (c == 0xE2 && i + 2 < k && (unsigned char)tmp[i + 1] == 0x80 &&
+		         ((unsigned char)tmp[i + 2] == 0xA8 || (unsigned char)tmp[i + 2] == 0xA9))
+			out[i] = ' ', out[++i] = ' ', out[++i] = ' '; /* U+2028, U+2029 */
+	}
 	out[k] = 0;
 }
 
@@ -231,7 +278,7 @@ long acs_token_parse(const char *body, size_t n, struct json_tok *tok, unsigned 
 		return -ERR_FIELD_INVALID;
 	long len = json_str_decode(body, &tok[v], token, cap - 1);
 	if (len < 0)
-		return -ERR_OVERFLOW;
+		return len == -ERR_OVERFLOW ? -ERR_OVERFLOW : -ERR_FIELD_INVALID;
 	for (long i = 0; i < len; i++) /* a header value: visible ASCII only (JWTs are base64url) */
 		if ((unsigned char)token[i] <= 0x20 || (unsigned char)token[i] >= 0x7f)
 			return -ERR_FIELD_INVALID;
@@ -264,7 +311,8 @@ int acs_classify(int status, const struct acs_answer *ans, int bearer, int retry
 		       0, 0);
 		return -ERR_ACS_CONFIG;
 	}
-	if (strstr(code, "ApiVersion") || strstr(ans->message, "api-version")) {
+	if ((status == 400 || status == 404) &&
+	    (strstr(code, "ApiVersion") || strstr(ans->message, "api-version"))) {
 		r->http_status = 502;
 		detail(r, "ACS refused the api-version (", msg,
 		       "); set ACS_API_VERSION to 2023-03-31 or 2025-09-01");
@@ -358,11 +406,17 @@ static int identity_url(struct acs *a, const char *url, const char *client_id, c
 	if (strncmp(url, scheme, sizeof scheme - 1) != 0)
 		return fail_setup(err, cap, bad, 0);
 	const char *h = url + sizeof scheme - 1, *p = h;
-	while (*p && *p != '/' && *p != '?' && *p != '#')
+	if (strchr(url, '#')) /* a fragment never reaches the server */
+		return fail_setup(err, cap, bad, 0);
+	while (*p && *p != '/' && *p != '?')
 		p++;
 	size_t alen = (size_t)(p - h);
-	if (alen == 0 || alen > ACS_MAX_AUTHORITY || memchr(h, '@', alen) || *p == '#')
+	if (alen == 0 || alen > ACS_MAX_AUTHORITY)
 		return fail_setup(err, cap, bad, 0);
+	for (const char *c = h; c < p; c++) /* a DNS name or IPv4 address, and a port */
+		if (!((*c >= '0' && *c <= '9') || ((*c | 0x20) >= 'a' && (*c | 0x20) <= 'z') ||
+		      *c == '.' || *c == '-' || *c == '_' || *c == ':'))
+			return fail_setup(err, cap, bad, 0);
 	memcpy(a->id_authority, h, alen);
 	a->id_authority[alen] = 0;
 	const char *colon = memchr(h, ':', alen);
@@ -387,7 +441,9 @@ static int identity_url(struct acs *a, const char *url, const char *client_id, c
 	}
 	struct buf t;
 	buf_init(&t, a->id_target, sizeof a->id_target);
-	buf_puts(&t, *p ? p : "/");
+	if (*p != '/')
+		buf_putc(&t, '/'); /* "http://host" or "http://host?q": the path is "/" */
+	buf_puts(&t, p);
 	for (size_t i = 0; i < t.len; i++)
 		if ((unsigned char)a->id_target[i] <= 0x20 ||
 		    (unsigned char)a->id_target[i] >= 0x7f)
@@ -406,8 +462,9 @@ static int identity_url(struct acs *a, const char *url, const char *client_id, c
 		buf_puts(&t, "&client_id=");
 		buf_puts(&t, client_id);
 	}
-	if (buf_cstr(&t) == NULL || t.err)
+	if (t.err || t.len >= sizeof a->id_target)
 		return fail_setup(err, cap, "IDENTITY_ENDPOINT: too long", 0);
+	buf_cstr(&t);
 	return 0;
 }
 
@@ -459,7 +516,11 @@ int acs_init(struct acs *a, const struct acs_settings *s, const struct tls_ancho
 				                  "IDENTITY_HEADER: must be visible ASCII", 0);
 		memcpy(a->id_header, s->identity_header, hl + 1);
 	} else {
-		return fail_setup(err, errcap, "ACS is not configured", 0);
+		return fail_setup(
+		    err, errcap,
+		    "ACS is not configured: set COMMUNICATION_SERVICES_CONNECTION_STRING "
+		    "or ACS_ENDPOINT",
+		    0);
 	}
 	const char *v =
 	    s->api_version && *s->api_version ? s->api_version : ACS_API_VERSION_DEFAULT;
@@ -483,9 +544,7 @@ int acs_init(struct acs *a, const struct acs_settings *s, const struct tls_ancho
 /* see acs.h */
 size_t acs_worker_size(size_t max_body)
 {
-	size_t body = max_body + ACS_BODY_OVERHEAD;
-	if (body > ACS_MAX_REQUEST + ACS_BODY_OVERHEAD)
-		body = ACS_MAX_REQUEST + ACS_BODY_OVERHEAD;
+	size_t body = (max_body > ACS_MAX_REQUEST ? ACS_MAX_REQUEST : max_body) + ACS_BODY_OVERHEAD;
 	return sizeof(struct acs_worker) + ACS_HEAD_MAX + body;
 }
 
@@ -996,8 +1055,14 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 	if (!ans->code[0]) { /* an empty error body: x-ms-error-code has to do [2.6] */
 		const struct http_header *ec =
 		    http_response_header_find(&rp.res, "x-ms-error-code");
+		size_t k = 0; /* codes are identifiers: keep the leading [A-Za-z0-9._-] run */
+		while (ec && k < ec->value_len && k < sizeof ans->code - 1 &&
+		       (strchr("._-", ec->value[k]) ||
+		        (ec->value[k] >= '0' && ec->value[k] <= '9') ||
+		        ((ec->value[k] | 0x20) >= 'a' && (ec->value[k] | 0x20) <= 'z')))
+			k++;
 		if (ec)
-			copy_str(ans->code, sizeof ans->code, ec->value, ec->value_len);
+			copy_str(ans->code, sizeof ans->code, ec->value, k);
 	}
 	if (rp.keep_alive) {
 		w->idle_ms = mono_ms();
