@@ -47,9 +47,19 @@
  * (escaping at most doubles it), the inner answer and the log lines. */
 #define APP_ANSWER_MAX (2 * APP_QUEUE_MSG_MAX + APP_RESPONSE_MAX + 2 * APP_INVOKE_LOGS_MAX)
 
-/* Scratch per worker for max_body bytes of request: an invocation's strings are decoded twice
- * (envelope, then the queue message's layers: 2 x body), then the request itself (1 x body). */
-#define APP_SCRATCH_SIZE(max_body) (3 * (max_body))
+/* An invocation envelope may be this many times the body limit: the host sends the request
+ * body as a JSON string (escaping at most doubles it) and, for a JSON body, each top-level
+ * property again in Metadata (trigger binding data). NOTIFY_MAX_BODY_BYTES stays the limit of
+ * the request inside. */
+#define APP_ENVELOPE_FACTOR 4
+
+/* Scratch per worker for max_body bytes of request: an envelope's strings are decoded into up
+ * to 2 x its length (a queue message's string layers go back and forth), then the request
+ * itself into 1 x body. */
+#define APP_SCRATCH_SIZE(max_body) ((2 * APP_ENVELOPE_FACTOR + 1) * (max_body))
+/* The part of that scratch an envelope may use. */
+#define APP_ENVELOPE_SCRATCH(scratch_cap)                                                          \
+	((scratch_cap) / (2 * APP_ENVELOPE_FACTOR + 1) * 2 * APP_ENVELOPE_FACTOR)
 
 enum app_route {
 	ROUTE_NONE,
@@ -67,6 +77,7 @@ struct app {
 	struct idem_table *idem;
 	struct notify_policy policy;
 	int queued; /* NOTIFY_MODE=queued: the notification function enqueues, the worker sends */
+	size_t envelope_limit; /* body limit of the invocation routes (APP_ENVELOPE_FACTOR x) */
 };
 
 /* Per-worker memory for one request. */
@@ -93,8 +104,9 @@ struct app_reply {
 	unsigned recipients;    /* accepted sends: To + Cc + Bcc */
 	const char *first_rcpt; /* first To address (for the masked log field) */
 	size_t first_rcpt_len;
-	int replayed;  /* 1 when an Idempotency-Key replay answered */
-	int head_only; /* a HEAD request: answers carry no content */
+	int replayed;      /* 1 when an Idempotency-Key replay answered */
+	size_t body_limit; /* set by app_head: this route's body limit; 0: the server's */
+	int head_only;     /* a HEAD request: answers carry no content */
 };
 
 /*

@@ -280,6 +280,7 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 		fr = ROUTE_FN_STATUS;
 	if (fr != ROUTE_NONE) { /* the Functions host invoking a function: the envelope follows */
 		r->route = fr;
+		r->body_limit = a->envelope_limit;
 		if (!method_is(req, "POST"))
 			return fail(out, r, -ERR_METHOD, 0, "the Functions host invokes with POST",
 			            "Allow: POST\r\n", keep_alive);
@@ -345,7 +346,9 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 		if (rc == IDEM_REPLAY) {
 			r->replayed = 1;
 			r->status = status;
-			if (a->tr->status(a->tr->ctx, s->wctx, r->id, &tr) < 0)
+			if (s->qbuf && enqueue) /* the first answer; asking ACS would cost quota */
+				tr.state = "NotStarted";
+			else if (a->tr->status(a->tr->ctx, s->wctx, r->id, &tr) < 0)
 				tr.state = "Running";
 			op_answer(out, status, r->id, tr.state, 0, 0, keep_alive);
 			return;
@@ -354,8 +357,10 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 		fail(out, r, -ERR_INTERNAL, 0, "no randomness for an operation id", 0, keep_alive);
 		return;
 	}
-	int rc = s->qbuf && enqueue ? enqueue_msg(s, r->id, body, n, &tr)
-	                            : a->tr->send(a->tr->ctx, s->wctx, &s->msg, r->id, &tr);
+	/* without a transport, queued mode must not accept what no worker could send */
+	int rc = s->qbuf && enqueue && strcmp(a->tr->name, "none")
+	             ? enqueue_msg(s, r->id, body, n, &tr)
+	             : a->tr->send(a->tr->ctx, s->wctx, &s->msg, r->id, &tr);
 	if (rc < 0) {
 		char extra[APP_EXTRA_HEADERS_MAX];
 		retry_after_line(extra, sizeof extra, tr.retry_after_s);
@@ -580,6 +585,8 @@ static int fn_worker_run(struct app *a, struct app_slot *s, const char *body, si
 	                            &q, &e);
 	if (rc < 0) {
 		r->err = rc;
+		strncpy(r->field, e.field, sizeof r->field - 1);
+		r->field[sizeof r->field - 1] = 0;
 		return 400;
 	}
 	*dequeue = q.dequeue_count;
@@ -647,7 +654,7 @@ static void fn_body(struct app *a, struct app_slot *s, const struct http_request
                     const char *body, size_t n, struct buf *out, struct app_reply *r)
 {
 	struct buf logs, ib;
-	size_t env_cap = s->scratch_cap / 3 * 2; /* envelope strings; the rest: the request's */
+	size_t env_cap = APP_ENVELOPE_SCRATCH(s->scratch_cap); /* the rest: the request's strings */
 	unsigned dequeue = 0;
 	int status = 200;
 	const char *fn = r->route == ROUTE_FN_SEND     ? fn_send

@@ -228,7 +228,8 @@ int main(int argc, char **argv)
 	/* 5. Memory: every buffer a request can need, once, in one mapping. */
 	size_t n = (size_t)cfg.workers;
 	size_t nconn = (size_t)cfg.max_conns, nidem = (size_t)cfg.idem_entries;
-	size_t per_worker = align64(server_rbuf_size(max_body)) +
+	size_t envelope = APP_ENVELOPE_FACTOR * max_body;
+	size_t per_worker = align64(server_rbuf_size(envelope)) +
 	                    align64(APP_SCRATCH_SIZE(max_body)) + align64(wctx_size) +
 	                    align64(INVOKE_MAX_TOKENS * sizeof(struct json_tok)) +
 	                    align64(APP_QUEUE_MSG_MAX) + align64(APP_ANSWER_MAX);
@@ -245,9 +246,10 @@ int main(int argc, char **argv)
 	if (strcmp(cfg.mode, "queued") && strcmp(cfg.mode, "direct"))
 		die("NOTIFY_MODE: must be queued or direct");
 	app.queued = !strcmp(cfg.mode, "queued");
+	app.envelope_limit = APP_ENVELOPE_FACTOR * max_body;
 	struct server_worker *w = take(&mem, n * align64(sizeof *w));
 	for (size_t i = 0; i < n; i++) {
-		w[i].rcap = server_rbuf_size(max_body);
+		w[i].rcap = server_rbuf_size(envelope);
 		w[i].rbuf = take(&mem, w[i].rcap);
 		w[i].app.scratch_cap = APP_SCRATCH_SIZE(max_body);
 		w[i].app.scratch = take(&mem, w[i].app.scratch_cap);

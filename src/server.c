@@ -189,7 +189,7 @@ static int read_body_length(struct server_worker *w, int fd, size_t hlen, size_t
 /* Reads and decodes a chunked body in place at rbuf[hlen]; *dlen gets the decoded length and
  * the bytes after the body are moved to rbuf[hlen + *dlen]. Returns their count or an error. */
 static int read_body_chunked(struct server_worker *w, int fd, size_t hlen, size_t *len,
-                             size_t *dlen)
+                             size_t *dlen, size_t limit)
 {
 	struct server *s = w->srv;
 	struct http_chunked d;
@@ -199,7 +199,7 @@ static int read_body_chunked(struct server_worker *w, int fd, size_t hlen, size_
 		size_t n = *len - hlen - *dlen;
 		int rc = http_chunked_decode(&d, w->rbuf + hlen + *dlen, &n);
 		*dlen += n;
-		if (d.total > s->o.max_body)
+		if (d.total > limit)
 			return -ERR_BODY_TOO_LARGE;
 		if (rc != -ERR_PARTIAL)
 			return rc;
@@ -248,7 +248,8 @@ static int serve_one(struct server_worker *w, int fd, size_t *len)
 		*len -= (size_t)hlen;
 		return keep ? KEEP : CLOSE;
 	}
-	if (f.body == HTTP_BODY_LENGTH && f.content_length > s->o.max_body)
+	size_t limit = r.body_limit ? r.body_limit : s->o.max_body;
+	if (f.body == HTTP_BODY_LENGTH && f.content_length > limit)
 		return early_error(w, fd, &req, -ERR_BODY_TOO_LARGE, t0);
 	size_t blen = f.body == HTTP_BODY_LENGTH ? (size_t)f.content_length : 0, rest = 0;
 	/* RFC 9110 10.1.1: a 100 goes only to HTTP/1.1 clients that have not sent the body yet. */
@@ -258,7 +259,7 @@ static int serve_one(struct server_worker *w, int fd, size_t *len)
 		rc = read_body_length(w, fd, (size_t)hlen, blen, len);
 		rest = rc < 0 ? 0 : *len - (size_t)hlen - blen;
 	} else if (f.body == HTTP_BODY_CHUNKED) {
-		rc = read_body_chunked(w, fd, (size_t)hlen, len, &blen);
+		rc = read_body_chunked(w, fd, (size_t)hlen, len, &blen, limit);
 		rest = rc < 0 ? 0 : (size_t)rc;
 	}
 	if (rc == -ERR_IO)

@@ -53,7 +53,7 @@ static int none_fail(void *ctx, struct transport_result *r)
 {
 	r->http_status = 503;
 	r->retry_after_s = 0;
-	r->retryable = 0;
+	r->retryable = 1; /* a queue worker fails, so the message waits in the poison queue */
 	strncpy(r->detail, ctx, sizeof r->detail - 1);
 	r->detail[sizeof r->detail - 1] = 0;
 	return -ERR_NOT_CONFIGURED;
