@@ -82,7 +82,7 @@ $(B)/handler: $(B)/obj/main.o $(B)/libnotify.a $(BRLIB)
 static: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory B=build/static CC=musl-gcc \
 	  BRLIB=$(BEARSSL)/build-musl/libbearssl.a \
-	  OPT="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" \
+	  OPT="-Oz -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" \
 	  LDFLAGS="-static -Wl,--gc-sections -Wl,-z,noseparate-code -s" build/static/handler
 	@file build/static/handler | grep -q 'statically linked' || \
 	  { echo "build/static/handler is not static" >&2; exit 1; }
