@@ -187,6 +187,13 @@ nomalloc: all
 	    nm -u $$o | grep -Ew 'malloc|calloc|realloc|free|strdup|reallocarray|aligned_alloc' >&2; \
 	    bad=1; fi; done; \
 	  [ $$bad = 0 ] && echo "nomalloc: ok ($(words $(LIBOBJS)) objects, only main.o allocates)"
+	@# The shipped binary links no allocator at all: main.o maps its one region with mmap.
+	@$(MAKE) --no-print-directory static >/dev/null
+	@musl-gcc -static -Wl,--gc-sections build/static/obj/main.o build/static/libnotify.a \
+	  $(BEARSSL)/build-musl/libbearssl.a -lpthread -o build/static/handler.syms
+	@if nm build/static/handler.syms | grep -Eqw 'malloc|calloc|realloc|free'; then \
+	  echo "nomalloc: the static binary links the allocator" >&2; exit 1; fi; \
+	  echo "nomalloc: the static binary links no malloc, calloc, realloc or free"
 
 run: static
 	build/static/handler

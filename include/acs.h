@@ -27,8 +27,8 @@
  *
  * Memory: struct acs (process-wide, read-only after acs_init except the token cache under its
  * mutex) and struct acs_worker (one per worker, acs_worker_size() bytes) are the caller's.
- * Nothing here allocates, except that re-connecting resolves the host with getaddrinfo(3),
- * whose result list libc allocates and we free at once (kept-alive connections make that rare).
+ * Nothing here allocates; host names are resolved by our own stub resolver (dns.h), anew for
+ * every new connection.
  *
  * Secrets: the access key stays in struct acs_conn; the token, the IDENTITY_HEADER value and
  * the Authorization header never reach a log line, an answer or a file.

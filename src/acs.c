@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -17,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "err.h"
 #include "id.h"
 #include "log.h"
@@ -638,34 +638,25 @@ static long io_read(struct io *io, char *p, size_t n, int64_t deadline)
 }
 
 /*
- * Opens a TCP connection to host:port (every address getaddrinfo gives, in its order, IPv6 and
- * IPv4) before the deadline. Returns the non-blocking socket, or -ERR_UPSTREAM_CONNECT /
- * -ERR_TIMEOUT with the reason in why.
+ * Opens a TCP connection to host:port (every address dns_resolve gives, IPv4 first, then IPv6)
+ * before the deadline. Returns the non-blocking socket, or -ERR_UPSTREAM_CONNECT /
+ * -ERR_TIMEOUT with the reason in why. The name is resolved anew for every connection, so a
+ * moved endpoint is followed.
  */
 static int tcp_connect(const char *host, uint16_t port, int64_t deadline, const char **why)
 {
-	char ps[8];
-	struct buf pb;
-	buf_init(&pb, ps, sizeof ps);
-	buf_put_u64(&pb, port);
-	buf_cstr(&pb);
-	struct addrinfo hints, *res = 0;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	int g = getaddrinfo(host, ps, &hints, &res);
-	if (g != 0) {
-		*why = "could not resolve the host name";
-		return -ERR_UPSTREAM_CONNECT;
-	}
+	struct dns_addr addrs[DNS_MAX_ADDRS];
+	int na = dns_resolve(host, port, addrs, DNS_MAX_ADDRS, deadline, why);
+	if (na <= 0)
+		return na == -ERR_TIMEOUT ? -ERR_TIMEOUT : -ERR_UPSTREAM_CONNECT;
 	int fd = -1, rc = -ERR_UPSTREAM_CONNECT;
 	*why = "connection refused";
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	for (int i = 0; i < na; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].ss;
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
-		int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+		int r = connect(fd, sa, addrs[i].len);
 		if (r < 0 && errno == EINPROGRESS) {
 			r = wait_fd(fd, POLLOUT, deadline);
 			if (r == -ERR_TIMEOUT) {
@@ -694,7 +685,6 @@ static int tcp_connect(const char *host, uint16_t port, int64_t deadline, const 
 		close(fd);
 		fd = -1;
 	}
-	freeaddrinfo(res);
 	return rc;
 }
 
