@@ -142,14 +142,14 @@ MPID=$!
 for _ in $(seq 1 500); do [ -f "$SHM/acs.info" ] && break; sleep 0.02; done
 ACS_CS=$(sed -n 1p "$SHM/acs.info")
 ACS_CA=$(sed -n 2p "$SHM/acs.info")
-acs_env() { env NOTIFY_TRANSPORT=acs COMMUNICATION_SERVICES_CONNECTION_STRING="$ACS_CS" \
-	NOTIFY_CA_FILE="$ACS_CA" EMAIL_SENDER=DoNotReply@example.com BIND=127.0.0.1 \
-	NOTIFY_LOG_LEVEL=off "$@"; }
+ACS_ENV=(NOTIFY_TRANSPORT=acs COMMUNICATION_SERVICES_CONNECTION_STRING="$ACS_CS"
+	NOTIFY_CA_FILE="$ACS_CA" EMAIL_SENDER=DoNotReply@example.com BIND=127.0.0.1
+	NOTIFY_LOG_LEVEL=off)
 # exec -> first 202 includes the TCP connect, the full TLS handshake (ECDHE P-256 with an RSA-2048
 # certificate chain, as Azure Front Door serves ACS: reference 6.1) and the signed POST
-COLD_ACS=$(acs_env "$B/coldstart" "$RUNS" "$port" "$BIN")
+COLD_ACS=$(env "${ACS_ENV[@]}" "$B/coldstart" "$RUNS" "$port" "$BIN")
 port=$((port + 1))
-acs_env PORT=$port "$BIN" >/dev/null 2>&1 &
+env "${ACS_ENV[@]}" PORT=$port "$BIN" >/dev/null 2>&1 & # env execs: $! is the handler
 APID=$!
 for _ in $(seq 1 500); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.01; done
 sleep 0.2
