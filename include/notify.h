@@ -107,6 +107,10 @@ int notify_parse(const char *body, size_t len, struct json_tok *tok, unsigned nt
  */
 int notify_addr_valid(const char *s, size_t n);
 
+/* Appends s[0..n) keeping printable ASCII; each other character (a whole UTF-8 sequence)
+ * becomes one '?' (field names in error answers never echo raw input). */
+void notify_put_sanitized(struct buf *b, const char *s, size_t n);
+
 /* Writes a masked form of an address for logs: first character of the local part, "***@",
  * then the domain ("y***@example.com"). */
 void notify_addr_mask(struct buf *b, const char *s, size_t n);

@@ -18,6 +18,7 @@
 
 #include "dns.h"
 #include "err.h"
+#include "sock.h"
 #include "id.h"
 #include "log.h"
 
@@ -27,11 +28,6 @@
 /* The managed-identity resource of ACS [5.1] and the token API version [5.2]. */
 static const char identity_query[] =
     "resource=https%3A%2F%2Fcommunication.azure.com%2F&api-version=2019-08-01";
-
-static int64_t mono_ms(void)
-{
-	return log_now_ns() / 1000000;
-}
 
 static void copy_str(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -579,21 +575,6 @@ struct io {
 	struct tls_client *tls; /* NULL: plain */
 };
 
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		int64_t left = deadline - mono_ms();
-		if (left <= 0)
-			return -ERR_TIMEOUT;
-		struct pollfd pf = {fd, events, 0};
-		int r = poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -ERR_IO;
-	}
-}
-
 static long io_write(struct io *io, const char *p, size_t n, int64_t deadline)
 {
 	if (io->tls)
@@ -608,7 +589,7 @@ static long io_write(struct io *io, const char *p, size_t n, int64_t deadline)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc = wait_fd(io->fd, POLLOUT, deadline);
+			int rc = sock_wait(io->fd, POLLOUT, deadline);
 			if (rc < 0)
 				return rc;
 			continue;
@@ -631,7 +612,7 @@ static long io_read(struct io *io, char *p, size_t n, int64_t deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -ERR_IO;
-		int rc = wait_fd(io->fd, POLLIN, deadline);
+		int rc = sock_wait(io->fd, POLLIN, deadline);
 		if (rc < 0)
 			return rc;
 	}
@@ -658,7 +639,7 @@ static int tcp_connect(const char *host, uint16_t port, int64_t deadline, const 
 			continue;
 		int r = connect(fd, sa, addrs[i].len);
 		if (r < 0 && errno == EINPROGRESS) {
-			r = wait_fd(fd, POLLOUT, deadline);
+			r = sock_wait(fd, POLLOUT, deadline);
 			if (r == -ERR_TIMEOUT) {
 				close(fd);
 				fd = -1;
@@ -904,7 +885,7 @@ static int ensure_conn(struct acs_worker *w, int64_t deadline, int *reused,
                        struct transport_result *r)
 {
 	const struct acs *a = w->a;
-	if (w->fd >= 0 && mono_ms() - w->idle_ms < ACS_IDLE_REUSE_MS && !peer_closed(w->fd)) {
+	if (w->fd >= 0 && sock_now_ms() - w->idle_ms < ACS_IDLE_REUSE_MS && !peer_closed(w->fd)) {
 		*reused = 1;
 		return 0;
 	}
@@ -1055,7 +1036,7 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 			copy_str(ans->code, sizeof ans->code, ec->value, k);
 	}
 	if (rp.keep_alive) {
-		w->idle_ms = mono_ms();
+		w->idle_ms = sock_now_ms();
 	} else {
 		acs_worker_close(w);
 	}
@@ -1064,11 +1045,11 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 /* Sleeps ms milliseconds, in slices, until acs_stop_waiting. Returns 0, or -1 when stopped. */
 static int pause_ms(struct acs *a, int64_t ms)
 {
-	int64_t end = mono_ms() + ms;
+	int64_t end = sock_now_ms() + ms;
 	for (;;) {
 		if (atomic_load(&a->stopping))
 			return -1;
-		int64_t left = end - mono_ms();
+		int64_t left = end - sock_now_ms();
 		if (left <= 0)
 			return 0;
 		if (left > ACS_STOP_POLL_MS)
@@ -1130,10 +1111,10 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
                 const char *target, size_t blen, const char *op_id, int wait_throttle,
                 struct acs_answer *ans, int *status, struct transport_result *r)
 {
-	int64_t deadline = mono_ms() + a->timeout_ms;
+	int64_t deadline = sock_now_ms() + a->timeout_ms;
 	struct outcome o;
 	for (int n = 1;; n++) {
-		int64_t t0 = log_now_ns(), now = mono_ms();
+		int64_t t0 = log_now_ns(), now = sock_now_ms();
 		int64_t adl =
 		    now + a->attempt_timeout_ms < deadline ? now + a->attempt_timeout_ms : deadline;
 		memset(ans, 0, sizeof *ans);
@@ -1167,7 +1148,7 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
 			drop_token(a); /* revoked or rotated: fetch anew next time */
 		if (retry && !wait_ms)
 			wait_ms = backoff(w, a->backoff_ms, n + 1);
-		int last = !retry || n >= a->attempts || mono_ms() + wait_ms >= deadline ||
+		int last = !retry || n >= a->attempts || sock_now_ms() + wait_ms >= deadline ||
 		           atomic_load(&a->stopping);
 		log_attempt(event, op_id, n, &o, t0, ans, last);
 		if (!last && pause_ms(a, wait_ms) == 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "sock.h"
 
 /* The files dns_resolve() reads. */
 #define HOSTS_PATH  "/etc/hosts"
@@ -48,13 +49,6 @@
 #define ADDR_TEXT_MAX 64
 
 /* ---- small helpers --------------------------------------------------------------------------- */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static unsigned char lower(unsigned char c)
 {
@@ -638,22 +632,6 @@ struct lookup {
 	const char *fail;   /* why the last server failed */
 };
 
-/* Waits until fd has one of events or until (CLOCK_MONOTONIC ms). 0, -ERR_TIMEOUT, -ERR_IO. */
-static int wait_fd(int fd, short events, int64_t until)
-{
-	for (;;) {
-		int64_t left = until - mono_ms();
-		if (left <= 0)
-			return -ERR_TIMEOUT;
-		struct pollfd pf = {fd, events, 0};
-		int r = poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -ERR_IO;
-	}
-}
-
 /* A connected non-blocking socket of type to srv, or -1 (errno set). */
 static int open_socket(const struct dns_addr *srv, int type, int64_t until)
 {
@@ -662,7 +640,7 @@ static int open_socket(const struct dns_addr *srv, int type, int64_t until)
 		return -1;
 	if (connect(fd, (const struct sockaddr *)&srv->ss, srv->len) == 0)
 		return fd;
-	if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, until) == 0) {
+	if (errno == EINPROGRESS && sock_wait(fd, POLLOUT, until) == 0) {
 		int e = 0;
 		socklen_t el = sizeof e;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
@@ -690,7 +668,7 @@ static int stream_io(int fd, unsigned char *p, size_t n, int writing, int64_t un
 		}
 		if (k == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
 			return -1;
-		if (errno != EINTR && wait_fd(fd, writing ? POLLOUT : POLLIN, until) != 0)
+		if (errno != EINTR && sock_wait(fd, writing ? POLLOUT : POLLIN, until) != 0)
 			return -1;
 	}
 	return 0;
@@ -790,7 +768,7 @@ static void try_server(struct lookup *lk, const struct dns_addr *srv, int64_t un
 	}
 	int64_t end = until;
 	while (((a->asked && !a->done) || (aaaa->asked && !aaaa->done)) && !nxdomain(lk)) {
-		int w = wait_fd(fd, POLLIN, end);
+		int w = sock_wait(fd, POLLIN, end);
 		if (w < 0) {
 			if (lk->fail == NULL)
 				lk->fail = "no answer from the name server";
@@ -819,7 +797,7 @@ static void try_server(struct lookup *lk, const struct dns_addr *srv, int64_t un
 			r = tcp_query(lk, srv, q, until);
 		settle(lk, q, r);
 		if (q == a && a->done && a->result > 0) {
-			int64_t g = mono_ms() + DNS_AAAA_GRACE_MS;
+			int64_t g = sock_now_ms() + DNS_AAAA_GRACE_MS;
 			if (g < end)
 				end = g;
 		}
@@ -877,7 +855,7 @@ static int lookup_name(struct lookup *lk, const struct dns_conf *conf, const cha
 	int64_t timeout = conf->timeout_ms < 1 ? 1 : conf->timeout_ms;
 	for (int t = 0; t < attempts && !finished(lk); t++) {
 		for (int s = 0; s < nservers && !finished(lk); s++) {
-			int64_t now = mono_ms();
+			int64_t now = sock_now_ms();
 			if (now >= deadline)
 				break;
 			int64_t until = now + timeout < deadline ? now + timeout : deadline;
@@ -899,7 +877,7 @@ static int lookup_name(struct lookup *lk, const struct dns_conf *conf, const cha
 		                    : "the host has no IPv4 or IPv6 address";
 		return -ERR_NOT_FOUND;
 	}
-	if (mono_ms() >= deadline) {
+	if (sock_now_ms() >= deadline) {
 		*why = "DNS lookup timed out";
 		return -ERR_TIMEOUT;
 	}

@@ -121,18 +121,6 @@ static int is_null(const char *js, const struct json_tok *t)
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
-/* Appends s[0..n) keeping printable ASCII; each other character (a whole UTF-8 sequence)
- * becomes one '?'. */
-static void put_sanitized(struct buf *b, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if ((ch & 0xc0) == 0x80)
-			continue; /* continuation byte: its lead byte gave the '?' */
-		buf_putc(b, ch >= 0x20 && ch < 0x7f ? (char)ch : '?');
-	}
-}
-
 /* Fills *c->e (field from w, "" when w is NULL; detail = lead + detail, lead may be NULL) and
  * returns err. Both strings are truncated to fit and NUL-terminated. */
 static int fail(struct ctx *c, int err, const struct where *w, const char *lead, const char *detail)
@@ -143,7 +131,7 @@ static int fail(struct ctx *c, int err, const struct where *w, const char *lead,
 		buf_puts(&b, w->root);
 	if (w && w->binding) {
 		buf_putc(&b, '.');
-		put_sanitized(&b, c->name, strlen(c->name));
+		notify_put_sanitized(&b, c->name, strlen(c->name));
 	}
 	if (w && w->sub) {
 		buf_putc(&b, '.');
@@ -151,7 +139,7 @@ static int fail(struct ctx *c, int err, const struct where *w, const char *lead,
 	}
 	if (w && w->key) {
 		buf_putc(&b, '.');
-		put_sanitized(&b, w->kjs + w->key->start, raw_len(w->key));
+		notify_put_sanitized(&b, w->kjs + w->key->start, raw_len(w->key));
 	}
 	c->e->field[b.len] = '\0';
 	buf_init(&b, c->e->detail, sizeof c->e->detail - 1);

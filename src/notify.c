@@ -49,9 +49,8 @@ static struct where at(const char *name)
 	return (struct where){name, strlen(name), -1, NULL, 0};
 }
 
-/* Appends s[0..n) keeping printable ASCII; each other character (a whole UTF-8 sequence)
- * becomes one '?'. */
-static void put_sanitized(struct buf *b, const char *s, size_t n)
+/* see notify.h */
+void notify_put_sanitized(struct buf *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
@@ -68,7 +67,7 @@ static int fail(struct ctx *c, int err, const struct where *w, const char *lead,
 	struct buf b;
 	buf_init(&b, c->e->field, sizeof c->e->field - 1);
 	if (w) {
-		put_sanitized(&b, w->name, w->name_len);
+		notify_put_sanitized(&b, w->name, w->name_len);
 		if (w->idx >= 0) {
 			buf_putc(&b, '[');
 			buf_put_u64(&b, (unsigned)w->idx);
@@ -76,7 +75,7 @@ static int fail(struct ctx *c, int err, const struct where *w, const char *lead,
 		}
 		if (w->sub) {
 			buf_putc(&b, '.');
-			put_sanitized(&b, w->sub, w->sub_len);
+			notify_put_sanitized(&b, w->sub, w->sub_len);
 		}
 	}
 	c->e->field[b.len] = '\0';
