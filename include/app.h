@@ -80,18 +80,19 @@ struct app {
 	size_t envelope_limit; /* body limit of the invocation routes (APP_ENVELOPE_FACTOR x) */
 };
 
-/* Per-worker memory for one request. */
+/* Per-worker memory for one request. The pointers come first: main.c sets them at start-up, and
+ * together they touch one page per worker; the arrays stay untouched until a request uses them. */
 struct app_slot {
-	struct json_tok tok[NOTIFY_MAX_TOKENS];
-	struct notify_msg msg;
 	char *scratch; /* decoded strings: APP_SCRATCH_SIZE(body limit) */
 	size_t scratch_cap;
-	struct json_tok *itok;        /* INVOKE_MAX_TOKENS tokens for invocation envelopes */
-	char *qbuf;                   /* APP_QUEUE_MSG_MAX bytes: the queue message being written */
-	size_t qlen;                  /* bytes in qbuf; 0 when the answer enqueues nothing */
-	char inner[APP_RESPONSE_MAX]; /* an invocation's inner answer */
+	struct json_tok *itok; /* INVOKE_MAX_TOKENS tokens for invocation envelopes */
+	char *qbuf;            /* APP_QUEUE_MSG_MAX bytes: the queue message being written */
+	size_t qlen;           /* bytes in qbuf; 0 when the answer enqueues nothing */
+	void *wctx;            /* the transport's per-worker state */
+	struct json_tok tok[NOTIFY_MAX_TOKENS];
+	struct notify_msg msg;
+	char inner[APP_RESPONSE_MAX];   /* an invocation's inner answer */
 	char logs[APP_INVOKE_LOGS_MAX]; /* an invocation's captured log lines */
-	void *wctx;                     /* the transport's per-worker state */
 };
 
 /* What happened, for the server's access log. */
