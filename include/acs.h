@@ -58,6 +58,9 @@
 #define ACS_TOKEN_MAX 8192
 /* Refresh a cached token this long before expires_on, as azure-identity does (5 minutes). */
 #define ACS_TOKEN_REFRESH_S 300
+/* When a refresh fails, the cached token is still used while it has at least this long left:
+ * a request signed with it must reach ACS before it expires. */
+#define ACS_TOKEN_MIN_LEFT_S 30
 /* IDENTITY_HEADER value (a GUID today) and AZURE_CLIENT_ID (a GUID) at most. */
 #define ACS_IDENTITY_SECRET_MAX 256
 /* The identity endpoint's request target: its own path and query (IDENTITY_ENDPOINT is at

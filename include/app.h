@@ -78,6 +78,8 @@ struct app {
 	struct notify_policy policy;
 	int queued; /* NOTIFY_MODE=queued: the notification function enqueues, the worker sends */
 	size_t envelope_limit; /* body limit of the invocation routes (APP_ENVELOPE_FACTOR x) */
+	size_t max_body;       /* limit of a request, also inside an invocation */
+	int under_host;        /* FUNCTIONS_CUSTOMHANDLER_PORT set: the invocation routes exist */
 };
 
 /* Per-worker memory for one request. The pointers come first: main.c sets them at start-up, and

@@ -148,6 +148,10 @@ long tls_read(struct tls_client *c, void *p, size_t n, int64_t deadline_ms);
  */
 void tls_close(struct tls_client *c);
 
+/* 1 when decrypted application data waits unread in the engine (bytes the server sent after
+ * the answer we read: a kept-alive connection that has them cannot be reused). */
+int tls_pending(const struct tls_client *c);
+
 /* 1 when the last tls_connect resumed the previous session (no certificate check: the server
  * proved it holds the session's master secret), else 0. */
 int tls_resumed(const struct tls_client *c);

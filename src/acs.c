@@ -325,6 +325,7 @@ int acs_classify(int status, const struct acs_answer *ans, int bearer, int retry
 	switch (status) {
 	case 401:
 		r->http_status = 502;
+		r->retryable = 1; /* a key or role fixed later: the queue keeps the message */
 		detail(r,
 		       bearer ? "ACS refused the managed-identity token ("
 		              : "ACS refused the signature (",
@@ -335,6 +336,7 @@ int acs_classify(int status, const struct acs_answer *ans, int bearer, int retry
 		return -ERR_ACS_CONFIG;
 	case 403:
 		r->http_status = 502;
+		r->retryable = 1; /* a new role assignment can take hours to reach tokens [5.2] */
 		detail(r, "ACS denied the request (", msg,
 		       bearer
 		           ? "); the managed identity lacks a role on the Communication Services "
@@ -834,15 +836,15 @@ static int fetch_token(struct acs *a, struct acs_worker *w, int64_t deadline,
 	}
 	int64_t exp = 0;
 	long n = acs_token_parse(rp.body, rp.body_len, w->tok, ACS_RESP_TOKENS, (int64_t)time(0),
-	                         a->token, sizeof a->token, &exp);
+	                         w->token, sizeof w->token, &exp);
 	memset(w->resp, 0, sizeof w->resp); /* the answer held the token */
 	if (n < 0) {
-		a->token_len = 0;
-		a->token_expires = 0;
+		memset(w->token, 0, sizeof w->token);
 		detail(r, "identity endpoint: answer without a usable access_token and expires_on",
 		       0, 0);
 		return -ERR_IDENTITY;
 	}
+	memcpy(a->token, w->token, (size_t)n + 1);
 	a->token_len = (size_t)n;
 	a->token_expires = exp;
 	struct log_line l;
@@ -858,9 +860,26 @@ static int get_token(struct acs *a, struct acs_worker *w, int64_t deadline,
                      struct transport_result *r)
 {
 	int rc = 0;
-	pthread_mutex_lock(&a->mu);
-	if (a->token_len == 0 || (int64_t)time(0) >= a->token_expires - ACS_TOKEN_REFRESH_S)
+	/* one fetch at a time; a worker waits for it no longer than its own deadline */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	int64_t left = deadline - sock_now_ms();
+	left = left < 0 ? 0 : left;
+	until.tv_sec += (time_t)(left / 1000);
+	until.tv_nsec += (long)(left % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L)
+		until.tv_sec++, until.tv_nsec -= 1000000000L;
+	if (pthread_mutex_timedlock(&a->mu, &until) != 0) {
+		detail(r, "identity endpoint: another fetch of the token is still running", 0, 0);
+		return -ERR_IDENTITY;
+	}
+	int64_t now = (int64_t)time(0);
+	if (a->token_len == 0 || now >= a->token_expires - ACS_TOKEN_REFRESH_S) {
 		rc = fetch_token(a, w, deadline, r);
+		if (rc < 0 && a->token_len > 0 && now < a->token_expires - ACS_TOKEN_MIN_LEFT_S)
+			rc =
+			    0; /* the refresh failed, but the cached token still has time: use it */
+	}
 	if (rc == 0)
 		memcpy(w->token, a->token, a->token_len + 1);
 	pthread_mutex_unlock(&a->mu);
@@ -885,7 +904,8 @@ static int ensure_conn(struct acs_worker *w, int64_t deadline, int *reused,
                        struct transport_result *r)
 {
 	const struct acs *a = w->a;
-	if (w->fd >= 0 && sock_now_ms() - w->idle_ms < ACS_IDLE_REUSE_MS && !peer_closed(w->fd)) {
+	if (w->fd >= 0 && sock_now_ms() - w->idle_ms < ACS_IDLE_REUSE_MS && !peer_closed(w->fd) &&
+	    !tls_pending(&w->tls)) {
 		*reused = 1;
 		return 0;
 	}
@@ -985,6 +1005,7 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 	}
 	buf_puts(&h, "\r\n");
 	if (h.err || h.len > ACS_HEAD_MAX) {
+		memset(w->resp, 0, sizeof w->resp); /* a partial head may hold the token */
 		o->rc = -ERR_INTERNAL;
 		detail(r, "request head does not fit", 0, 0);
 		return;
@@ -992,8 +1013,10 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 	char *start = body - h.len;
 	memcpy(start, h.p, h.len);
 	memset(h.p, 0, h.len); /* the head holds the signature or the token */
-	if ((o->rc = ensure_conn(w, deadline, &o->reused, r)) < 0)
+	if ((o->rc = ensure_conn(w, deadline, &o->reused, r)) < 0) {
+		memset(start, 0, h.len);
 		return;
+	}
 	struct io io = {w->fd, &w->tls};
 	long n = io_write(&io, start, h.len + blen, deadline);
 	memset(start, 0, h.len); /* the head held the signature or the token */
@@ -1002,10 +1025,12 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 	if (rc < 0) {
 		o->got = n >= 0 && rp.got;
 		acs_worker_close(w);
-		o->rc = rc == -ERR_TIMEOUT    ? -ERR_UPSTREAM_TIMEOUT
-		        : rc == -ERR_IO       ? -ERR_UPSTREAM_CONNECT
-		        : rc == -ERR_INTERNAL ? -ERR_TLS_HANDSHAKE
-		                              : -ERR_UPSTREAM_BAD_RESPONSE;
+		o->rc = rc == -ERR_TIMEOUT ? -ERR_UPSTREAM_TIMEOUT
+		        : rc == -ERR_IO    ? -ERR_UPSTREAM_CONNECT
+		        : rc == -ERR_INTERNAL
+		            ? -ERR_UPSTREAM_CONNECT /* alert or bad record after the
+		                               handshake: a broken connection */
+		            : -ERR_UPSTREAM_BAD_RESPONSE;
 		detail(r,
 		       rc == -ERR_TIMEOUT ? "ACS did not answer in time"
 		       : rc == -ERR_IO    ? "the connection to ACS broke before a whole answer"
@@ -1035,7 +1060,8 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 		if (ec)
 			copy_str(ans->code, sizeof ans->code, ec->value, k);
 	}
-	if (rp.keep_alive) {
+	/* bytes after the answer (even in a later record) mean the stream is not ours to reuse */
+	if (rp.keep_alive && !tls_pending(&w->tls)) {
 		w->idle_ms = sock_now_ms();
 	} else {
 		acs_worker_close(w);
@@ -1158,7 +1184,11 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
 			*status = o.rc < 0 ? 0 : o.status;
 			if (o.rc < 0) {
 				r->http_status = err_http_status(o.rc);
-				r->retryable = retry;
+				/* a refused certificate (a root rotation) or token may pass once
+				 * the deployment is fixed: a queue keeps the message (poison)
+				 * meanwhile */
+				r->retryable =
+				    retry || o.rc == -ERR_TLS_CERT || o.rc == -ERR_TLS_HANDSHAKE;
 				r->retry_after_s = 0;
 				copy_str(r->code, sizeof r->code, "", 0);
 				return o.rc;
@@ -1170,6 +1200,8 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
 
 /* ---- the transport ----------------------------------------------------------------------------
  */
+
+static int acs_tstatus(void *ctx, void *wctx, const char *id, struct transport_result *r);
 
 static int acs_tsend(void *ctx, void *wctx, const struct notify_msg *msg, const char *id,
                      struct transport_result *r)
@@ -1197,6 +1229,22 @@ static int acs_tsend(void *ctx, void *wctx, const struct notify_msg *msg, const 
 	struct acs_answer ans;
 	int status = 0;
 	int rc = call(a, w, "acs.send", "POST", target, b.len, id, 1, &ans, &status, r);
+	if (rc < 0 && status == 409) {
+		/* Operation-Id already used: an earlier attempt of ours whose answer was lost may
+		 * have created the operation [10.4]; if ACS knows it, that is this send */
+		struct transport_result st = {0};
+		if (acs_tstatus(a, w, id, &st) == 0) {
+			struct log_line l;
+			if (log_begin(&l, LOG_WARN, "acs.conflict_found")) {
+				log_cstr(&l, "operation_id", id);
+				log_cstr(&l, "status", st.state);
+				log_end(&l);
+			}
+			*r = st;
+			return 0;
+		}
+		return rc;
+	}
 	if (rc < 0)
 		return rc;
 	if (ans.id[0] && strcasecmp(ans.id, id) != 0) {

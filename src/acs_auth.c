@@ -459,5 +459,6 @@ int acs_auth_sign(struct buf *out, const struct acs_conn *c, const char *method,
 	buf_puts(out, "Authorization: " AUTH_PREFIX);
 	buf_puts(out, sig);
 	buf_puts(out, "\r\n");
+	wipe(sig, sizeof sig); /* a signature is as good as the request it signs */
 	return out->err;
 }

@@ -214,7 +214,12 @@ static int status_route(struct app *a, struct app_slot *s, const char *id, size_
 	r->id[n] = 0;
 	int rc = a->tr->status(a->tr->ctx, s->wctx, r->id, &tr);
 	if (rc == -ERR_NOT_FOUND)
-		return fail(out, r, rc, 0, "no notification has this id", 0, keep_alive);
+		return fail(out, r, rc, 0,
+		            a->queued && a->under_host
+		                ? "no notification has this id yet: a queued notification is known "
+		                  "once the worker has sent it"
+		                : "no notification has this id",
+		            0, keep_alive);
 	if (rc < 0) {
 		char extra[APP_EXTRA_HEADERS_MAX];
 		retry_after_line(extra, sizeof extra, tr.retry_after_s);
@@ -271,8 +276,11 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 			            keep_alive);
 		return 0;
 	}
-	enum app_route fr = ROUTE_NONE;
-	if (n == sizeof fn_send - 1 && memcmp(p, fn_send, n) == 0)
+	enum app_route fr =
+	    ROUTE_NONE; /* only the host invokes functions: standalone they are 404 */
+	if (!a->under_host)
+		fr = ROUTE_NONE;
+	else if (n == sizeof fn_send - 1 && memcmp(p, fn_send, n) == 0)
 		fr = ROUTE_FN_SEND;
 	else if (n == sizeof fn_worker - 1 && memcmp(p, fn_worker, n) == 0)
 		fr = ROUTE_FN_WORKER;
@@ -395,14 +403,15 @@ static void accept_body(struct app *a, struct app_slot *s, const struct http_req
 }
 
 static void fn_body(struct app *a, struct app_slot *s, const struct http_request *req,
-                    const char *body, size_t n, struct buf *out, struct app_reply *r);
+                    const char *body, size_t n, struct buf *out, int keep_alive,
+                    struct app_reply *r);
 
 /* see app.h */
 void app_body(struct app *a, struct app_slot *s, const struct http_request *req, const char *body,
               size_t n, struct buf *out, int keep_alive, struct app_reply *r)
 {
 	if (r->route >= ROUTE_FN_SEND) {
-		fn_body(a, s, req, body, n, out, r);
+		fn_body(a, s, req, body, n, out, keep_alive, r);
 		return;
 	}
 	accept_body(a, s, req, body, n, s->scratch, s->scratch_cap, out, keep_alive, 0, r);
@@ -425,7 +434,7 @@ static const char *const fn_headers[] = {"Content-Type", "Idempotency-Key", "X-A
 /* A problem answer to the host itself (the envelope is not what the host sends): the
  * invocation fails, and the host logs the reason. */
 static void host_problem(struct buf *out, struct app_reply *r, int err, const char *field,
-                         const char *detail)
+                         const char *detail, int keep_alive)
 {
 	r->err = err;
 	r->status = 400;
@@ -433,14 +442,14 @@ static void host_problem(struct buf *out, struct app_reply *r, int err, const ch
 		strncpy(r->field, field, sizeof r->field - 1);
 		r->field[sizeof r->field - 1] = 0;
 	}
-	problem(out, 400, err, field, detail, 0, 0, 1);
+	problem(out, 400, err, field, detail, 0, 0, keep_alive);
 }
 
 /* Writes the answer to the host: status (200, or 500 to fail the invocation), then
  * {"Outputs":{["res":<the inner answer>][,"msg":<queue message>]},"Logs":[...],
  * "ReturnValue":null}. The inner answer is s->inner[0..inner_len) as an HTTP response (0: none). */
 static void host_answer(struct app_slot *s, struct buf *out, int status, size_t inner_len,
-                        struct app_reply *r)
+                        int keep_alive, struct app_reply *r)
 {
 	struct buf jb;
 	struct invoke_out o;
@@ -482,13 +491,14 @@ static void host_answer(struct app_slot *s, struct buf *out, int status, size_t 
 		buf_reset(out);
 		r->err = -ERR_OVERFLOW;
 		r->status = 500;
-		problem(out, 500, -ERR_OVERFLOW, 0, "the invocation answer did not fit", 0, 0, 1);
+		problem(out, 500, -ERR_OVERFLOW, 0, "the invocation answer did not fit", 0, 0,
+		        keep_alive);
 		return;
 	}
 	char hm[APP_HOST_HEAD_MAX];
 	struct buf hb;
 	buf_init(&hb, hm, sizeof hm);
-	http_response_head(&hb, status, "application/json", jb.len, 1);
+	http_response_head(&hb, status, "application/json", jb.len, keep_alive);
 	buf_puts(&hb, "\r\n");
 	memmove(out->p + hb.len, jb.p, jb.len);
 	memcpy(out->p, hb.p, hb.len);
@@ -505,7 +515,11 @@ static void log_invocation(const char *fn, const struct http_request *req, const
 		return;
 	log_cstr(&l, "function", fn + 1);
 	const struct http_header *h = http_header_find(req, "x-azure-functions-invocationid");
-	if (h)
+	int ok = h && h->value_len <= ID_LEN; /* a GUID; anything else is not logged */
+	for (size_t i = 0; ok && i < h->value_len; i++)
+		ok = (h->value[i] >= '0' && h->value[i] <= '9') || h->value[i] == '-' ||
+		     ((h->value[i] | 0x20) >= 'a' && (h->value[i] | 0x20) <= 'f');
+	if (ok)
 		log_str(&l, "invocation_id", h->value, h->value_len);
 	if (op_id && *op_id)
 		log_cstr(&l, "operation_id", op_id);
@@ -535,7 +549,19 @@ static void fn_http(struct app *a, struct app_slot *s, const char *body, size_t 
 	size_t nh = 0;
 	for (size_t i = 0; i < APP_FN_HEADERS; i++) {
 		struct notify_str v;
-		if (invoke_header(&h, fn_headers[i], hv[i], sizeof hv[i], &v) != 1)
+		int hr = invoke_header(&h, fn_headers[i], hv[i], sizeof hv[i], &v);
+		if (hr < 0) { /* a value we could not take: refused, never silently dropped */
+			char f[NOTIFY_FIELD_MAX];
+			struct buf fb;
+			buf_init(&fb, f, sizeof f);
+			buf_puts(&fb, "Data.req.Headers.");
+			buf_puts(&fb, fn_headers[i]);
+			buf_cstr(&fb);
+			fail(ib, r, i == 1 ? -ERR_IDEM_KEY_INVALID : -ERR_BAD_REQUEST, f,
+			     "a header value too long or not valid UTF-8", 0, 1);
+			return;
+		}
+		if (hr != 1)
 			continue;
 		hh[nh].name = fn_headers[i];
 		hh[nh].name_len = strlen(fn_headers[i]);
@@ -566,6 +592,12 @@ static void fn_http(struct app *a, struct app_slot *s, const char *body, size_t 
 	    .num_headers = nh,
 	};
 	enum app_route route = r->route;
+	if (h.body.len > a->max_body && a->max_body) { /* the limit of a request, here too */
+		fail(ib, r, -ERR_BODY_TOO_LARGE, 0,
+		     "request body is larger than NOTIFY_MAX_BODY_BYTES", 0, 1);
+		r->route = route;
+		return;
+	}
 	if (app_head(a, s, &ir, ib, 1, r) == 0)
 		accept_body(a, s, &ir, h.body.p, h.body.len, s->scratch + env_cap,
 		            s->scratch_cap - env_cap, ib, 1, a->queued, r);
@@ -651,7 +683,8 @@ static int fn_worker_run(struct app *a, struct app_slot *s, const char *body, si
 
 /* The invocation routes: parse the envelope, run the route, answer the host. */
 static void fn_body(struct app *a, struct app_slot *s, const struct http_request *req,
-                    const char *body, size_t n, struct buf *out, struct app_reply *r)
+                    const char *body, size_t n, struct buf *out, int keep_alive,
+                    struct app_reply *r)
 {
 	struct buf logs, ib;
 	size_t env_cap = APP_ENVELOPE_SCRATCH(s->scratch_cap); /* the rest: the request's strings */
@@ -677,12 +710,13 @@ static void fn_body(struct app *a, struct app_slot *s, const struct http_request
 	log_capture(0);
 	if (status == 400) {
 		host_problem(out, r, r->err ? r->err : -ERR_JSON_SYNTAX, r->field,
-		             "not a Functions host invocation payload {\"Data\",\"Metadata\"}");
+		             "not a Functions host invocation payload {\"Data\",\"Metadata\"}",
+		             keep_alive);
 		return;
 	}
 	if (status == 500) /* the host drops Logs of a failed invocation: keep them on stderr */
 		(void)!write(STDERR_FILENO, s->logs, strlen(s->logs));
-	host_answer(s, out, status, ib.err ? 0 : ib.len, r);
+	host_answer(s, out, status, ib.err ? 0 : ib.len, keep_alive, r);
 	if (status == 500) {
 		r->status = 500;
 		return;

@@ -247,6 +247,8 @@ int main(int argc, char **argv)
 		die("NOTIFY_MODE: must be queued or direct");
 	app.queued = !strcmp(cfg.mode, "queued");
 	app.envelope_limit = APP_ENVELOPE_FACTOR * max_body;
+	app.max_body = max_body;
+	app.under_host = under_host;
 	struct server_worker *w = take(&mem, n * align64(sizeof *w));
 	for (size_t i = 0; i < n; i++) {
 		w[i].rcap = server_rbuf_size(envelope);
@@ -262,7 +264,9 @@ int main(int argc, char **argv)
 			acs_worker_init(w[i].app.wctx, &acs, wctx_size);
 	}
 	struct server_opts o = {
-	    .bind = cfg.bind,
+	    /* the host dials 127.0.0.1 (reference A.1): under it, listen there unless told not to
+	     */
+	    .bind = under_host && !getenv("BIND") ? "127.0.0.1" : cfg.bind,
 	    .port = (int)config_port(&cfg),
 	    .workers = (int)cfg.workers,
 	    .max_conns = (int)cfg.max_conns,
@@ -284,7 +288,7 @@ int main(int argc, char **argv)
 	struct log_line l;
 	if (log_begin(&l, LOG_INFO, "server.ready")) {
 		log_cstr(&l, "version", NOTIFY_VERSION);
-		log_cstr(&l, "bind", cfg.bind);
+		log_cstr(&l, "bind", o.bind);
 		log_int(&l, "port", server_port(&srv));
 		log_int(&l, "workers", cfg.workers);
 		log_cstr(&l, "transport", tr.name);
@@ -304,7 +308,7 @@ int main(int argc, char **argv)
 	/* Under the Functions host an exit status 0 means "closed for good": no restart, later
 	 * invocations fail (reference A.1). 200 is the host's IntentionalRestartExitCode: if the
 	 * host did not ask for this stop, it starts us again without counting an error. */
-	if (rc == 0 && under_host)
+	if (under_host) /* also after a drain cut short: 1 would count as a worker error */
 		rc = 200;
 	if (log_begin(&l, rc == 0 || rc == 200 ? LOG_INFO : LOG_WARN, "server.stopped")) {
 		log_int(&l, "clean", rc == 0 || rc == 200);

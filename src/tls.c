@@ -538,6 +538,12 @@ void tls_close(struct tls_client *c)
 }
 
 /* see tls.h */
+int tls_pending(const struct tls_client *c)
+{
+	return c->err == 0 && (br_ssl_engine_current_state(&c->cc.eng) & BR_SSL_RECVAPP) != 0;
+}
+
+/* see tls.h */
 int tls_resumed(const struct tls_client *c)
 {
 	return c->resumed;

@@ -1042,3 +1042,108 @@ def test_drain_ends_a_retry_after_wait(start, acs, pki):
     assert h.proc.wait(10) == 0
     assert time.monotonic() - t0 < 2.0
     assert len([q for q in acs.requests if q.method == "POST"]) == 1  # no second attempt
+
+
+# ---- regressions from the code review --------------------------------------------------------
+
+def test_invocation_routes_do_not_exist_standalone(start, acs, pki):
+    """Only the Functions host invokes functions: standalone (the container, make run) the
+    invocation routes are 404, so they cannot bypass NOTIFY_API_KEY."""
+    h = start(env=hmac_env(acs, pki, NOTIFY_API_KEY="k-SECRET"))
+    msg = json.dumps({"id": str(uuid.uuid4()), "request": ORIGINAL})
+    for route, body in (("/notification_worker", {"Data": {"msg": msg}, "Metadata": {}}),
+                        ("/notification", {"Data": {"req": {"Url": "http://x/api/notification",
+                                                            "Method": "POST", "Body": json.dumps(ORIGINAL)}}}),
+                        ("/notification_status", {"Data": {"req": {"Url": "http://x/", "Method": "GET"}}})):
+        r = request(h, "POST", route, json.dumps(body).encode())
+        assert r.status == 404, (route, r.body)
+    assert acs.requests == []
+
+
+def test_bytes_after_an_answer_never_answer_the_next_request(start, pki):
+    """A server that sends extra bytes after an answer, in a later TLS record: the connection is
+    not reused, so the next send reads its own answer (here a 500), not the leftover bytes."""
+    import socket as so
+    import ssl
+    import threading
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.server_cert, pki.server_key)
+    ls = so.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(5)
+    port = ls.getsockname()[1]
+    seen = []
+
+    def read_req(s, buf):
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(65536)
+            if not d:
+                return None, b""
+            buf += d
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        n = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, v = line.split(b":", 1)
+            if k.strip().lower() == b"content-length":
+                n = int(v)
+        while len(rest) < n:
+            rest += s.recv(65536)
+        return head, rest[n:]
+
+    def serve():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            s = ctx.wrap_socket(c, server_side=True)
+            s.setsockopt(so.IPPROTO_TCP, so.TCP_NODELAY, 1)
+            buf = b""
+            while True:
+                try:
+                    head, buf = read_req(s, buf)
+                except OSError:
+                    break
+                if head is None:
+                    break
+                seen.append(head)
+                if len(seen) == 1:
+                    body = b'{"id":"real","status":"Running","error":null}'
+                    s.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+                              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                    time.sleep(0.2)
+                    sm = b'{"id":"smuggled","status":"Succeeded","error":null}'
+                    s.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: %d\r\n\r\n%s" % (len(sm), sm))
+                else:
+                    body = b'{"error":{"code":"X","message":"the real answer"}}'
+                    s.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n"
+                              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        key = base64.b64encode(b"k" * 64).decode()
+        h = start(env={"COMMUNICATION_SERVICES_CONNECTION_STRING": "endpoint=https://localhost:%d/;accesskey=%s" % (port, key),
+                       "NOTIFY_CA_FILE": pki.ca_cert, "EMAIL_SENDER": SENDER, "NOTIFY_WORKERS": "1",
+                       "NOTIFY_ACS_ATTEMPTS": "1"})
+        assert request(h, "POST", "/api/notification", json.dumps(ORIGINAL).encode()).status == 202
+        time.sleep(0.4)  # the extra record has arrived
+        r = request(h, "POST", "/api/notification", json.dumps(ORIGINAL).encode())
+        assert r.status == 502 and b"smuggled" not in r.body, r.body
+        assert len(seen) == 2
+    finally:
+        ls.close()
+
+
+def test_a_failed_refresh_keeps_a_token_that_is_still_valid(start, mock, pki, identity):
+    """The cached token has 200 s left (inside the 300 s refresh window) and the identity
+    endpoint fails: the send goes out with the cached token instead of failing."""
+    acs_token = mock(tokens=(TOKEN,))
+    mi = identity()
+    mi.expires_on = int(time.time()) + 200
+    h = start(env=mi_env(acs_token, pki, mi, NOTIFY_WORKERS="1"))
+    assert request(h, "POST", "/api/notification", json.dumps(ORIGINAL).encode()).status == 202
+    mi.mode = "500"
+    r = request(h, "POST", "/api/notification", json.dumps(ORIGINAL).encode())
+    assert r.status == 202, r.body
+    assert len(acs_token.sends) == 2
+

@@ -407,10 +407,28 @@ def test_throttle_within_the_deadline_is_waited_for(make_host, acs, pki):
     assert [r.status for r in posts(acs)] == [429, 202] and acs.sends[0].header("operation-id") == op
 
 
+@pytest.mark.parametrize("fault", ["401", "403"])
+def test_auth_refusal_fails_the_invocation_and_keeps_the_message(make_host, acs, pki, fault):
+    """401/403 are fixed by the operator (a key, a role assignment that takes hours to reach
+    tokens): the worker fails the invocation, so the message is redelivered and, if the fix does
+    not come in time, waits in the poison queue instead of being dropped."""
+    h = make_host(env=acs_env(acs, pki, NOTIFY_ACS_ATTEMPTS="3"))
+    op = accepted(h.invoke_http("notification", body=ORIGINAL))
+    acs.script(fault, "ok")
+    log = h.run_queue()
+    assert [d.outcome for d in log] == ["retry", "completed"]
+    assert [d.dequeue_count for d in log] == [1, 2]
+    # the host drops the Logs of a failed invocation; the handler also wrote them to stderr
+    with open(h.stderr_path) as f:
+        err = [json.loads(x) for x in f if x.startswith("{")]
+    (r,) = [x for x in err if x.get("event") == "fn.send_retry" and x.get("operation_id") == op]
+    assert r["error"] == "acs-configuration"
+    assert [q.header("operation-id") for q in posts(acs)] == [op, op]
+    assert acs.logical_sends == 1 and h.poison == []
+
+
 @pytest.mark.parametrize("fault,slug,code", [
     ("400:DomainNotLinked", "acs-configuration", "DomainNotLinked"),
-    ("401", "acs-configuration", "Denied"),
-    ("403", "acs-configuration", "Forbidden"),
     ("400", "acs-rejected", "BadRequest"),
 ])
 def test_permanent_failure_completes_without_redelivery(make_host, acs, pki, fault, slug, code):
@@ -708,6 +726,15 @@ def test_direct_request_under_the_body_limit_is_accepted_under_the_host(make_hos
     accepted(inv, state="Succeeded")
 
 
+def test_direct_request_over_the_body_limit_is_413_in_res(make_host, tmp_path):
+    """The envelope may be 4x NOTIFY_MAX_BODY_BYTES, the request inside it may not exceed it."""
+    limit = int(SMALL_LIMIT["NOTIFY_MAX_BODY_BYTES"])
+    h = make_host(env=dict(SMALL_LIMIT, NOTIFY_MODE="direct", NOTIFY_OUTBOX_DIR=str(tmp_path / "ob")))
+    inv = h.invoke_http("notification", body=dict(ORIGINAL, message="x" * (limit + 1024)))
+    problem(inv, 413, "body-too-large")
+    assert not (tmp_path / "ob").exists() or list((tmp_path / "ob").iterdir()) == []
+
+
 def test_missing_body_chunked_upload_is_400_in_res(obhost):
     inv = obhost.invoke_http("notification", body=ORIGINAL, content_length=False)
     assert "Body" not in inv.payload["Data"]["req"]
@@ -863,7 +890,7 @@ def test_secrets_never_in_logs(make_host, acs, pki):
     op = accepted(ok)
     ok2 = h.invoke_http("notification", body=ORIGINAL, headers={"Authorization": "Bearer " + api_key})
     accepted(ok2)
-    acs.script("500", "401")  # the first message fails once, the second for good
+    acs.script("500", "400")  # the first message fails once, the second for good
     log = h.run_queue()
     assert [d.outcome for d in log] == ["retry", "completed", "completed"]
     assert acs.logical_sends == 1 and acs.sends[0].header("operation-id") == op

@@ -1119,17 +1119,18 @@ static const struct crow crows[] = {
          "", 0, 0, -ERR_ACS_CONFIG, 502, 0, 0, "api-version", "ACS_API_VERSION"),
     CROW(404, "", "The api-version '2099-01-01' is invalid.", "", 1, 0, -ERR_ACS_CONFIG, 502, 0, 0,
          "ACS_API_VERSION", "is invalid"),
-    /* 401: key and clock for HMAC, the token for managed identity */
-    CROW(401, "Denied", "Denied by the resource provider.", "", 0, 0, -ERR_ACS_CONFIG, 502, 0, 0,
+    /* 401 and 403: fixable by the operator (a key, a role that takes hours to apply), so a queue
+     * keeps the message (retryable); 401: key and clock for HMAC, the token for managed identity */
+    CROW(401, "Denied", "Denied by the resource provider.", "", 0, 0, -ERR_ACS_CONFIG, 502, 1, 0,
          "Denied by the resource provider.", "connection string", "access key", "clock"),
-    CROW(401, "", "", "", 0, 0, -ERR_ACS_CONFIG, 502, 0, 0, "signature", "Unauthorized",
+    CROW(401, "", "", "", 0, 0, -ERR_ACS_CONFIG, 502, 1, 0, "signature", "Unauthorized",
          "access key", "clock"),
-    CROW(401, "InvalidAuthenticationToken", "Token expired", "", 1, 0, -ERR_ACS_CONFIG, 502, 0, 0,
+    CROW(401, "InvalidAuthenticationToken", "Token expired", "", 1, 0, -ERR_ACS_CONFIG, 502, 1, 0,
          "managed-identity token", "Token expired", "ACS_ENDPOINT"),
     /* 403: with a token, the identity lacks a role */
-    CROW(403, "", "", "", 1, 0, -ERR_ACS_CONFIG, 502, 0, 0, "managed identity", "role",
+    CROW(403, "", "", "", 1, 0, -ERR_ACS_CONFIG, 502, 1, 0, "managed identity", "role",
          "Communication and Email Service Owner"),
-    CROW(403, "Forbidden", "Forbidden", "", 0, 0, -ERR_ACS_CONFIG, 502, 0, 0, "denied"),
+    CROW(403, "Forbidden", "Forbidden", "", 0, 0, -ERR_ACS_CONFIG, 502, 1, 0, "denied"),
     /* 404 otherwise: endpoint or api-version */
     CROW(404, "", "", "", 0, 0, -ERR_ACS_CONFIG, 502, 0, 0, "404", "Not Found", "api-version"),
     CROW(404, "NotFound", "Resource not found", "", 1, 0, -ERR_ACS_CONFIG, 502, 0, 0,

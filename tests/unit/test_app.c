@@ -126,7 +126,7 @@ static int setup(void **state)
 	tr = (struct transport){"fake", &fk, fake_send, fake_status};
 	memset(idem_mem, 0, sizeof idem_mem);
 	idem_init(&idem, idem_mem, IDEM_ENTRIES, 3600);
-	app = (struct app){NULL, &tr, &idem, {NULL}, 0, 0};
+	app = (struct app){NULL, &tr, &idem, {NULL}, 0, 0, 0, 0};
 	memset(&slot, 0, sizeof slot);
 	slot.scratch = scratch;
 	slot.scratch_cap = sizeof scratch;
