@@ -163,6 +163,53 @@ kill "$APID" 2>/dev/null; wait "$APID" 2>/dev/null || true
 kill "$MPID" 2>/dev/null; wait "$MPID" 2>/dev/null || true
 port=$((port + 1))
 
+# Requests/s through ACS against the Go peer, both sending to a fast Go mock of ACS
+# (tests/bench/acsbench/mock.go verifies every signature as ACS does): the DESIGN's "same load
+# and mock as the Go peer" row. Server CPU per request tells the senders apart on 2 shared cores.
+declare -A XRPS XCPU
+if need go; then
+	(cd tests/bench/acsbench && GOCACHE="$PWD/../../../$B/gocache" GOFLAGS=-trimpath \
+		go build -ldflags="-s -w" -o "../../../$B/acs-mock" mock.go && \
+		GOCACHE="$PWD/../../../$B/gocache" GOFLAGS=-trimpath \
+		go build -ldflags="-s -w" -o "../../../$B/acs-peer-go" peer.go)
+	XKEY=$(head -c 64 /dev/urandom | base64 -w0)
+	mport=$port; port=$((port + 1))
+	"$B/acs-mock" "$mport" "$SHM/acs/pki/server-rsa.pem" "$SHM/acs/pki/server-rsa.key" "$XKEY" \
+		>/dev/null 2>&1 &
+	XMPID=$!
+	XCS="endpoint=https://localhost:$mport/;accesskey=$XKEY"
+	for p in c go; do
+		if [ $p = c ]; then
+			env NOTIFY_TRANSPORT=acs COMMUNICATION_SERVICES_CONNECTION_STRING="$XCS" \
+				NOTIFY_CA_FILE="$SHM/acs/pki/rsa-ca.pem" EMAIL_SENDER=DoNotReply@example.com \
+				BIND=127.0.0.1 PORT=$port NOTIFY_LOG_LEVEL=off "$BIN" >/dev/null 2>&1 &
+		else
+			env COMMUNICATION_SERVICES_CONNECTION_STRING="$XCS" \
+				NOTIFY_CA_FILE="$SHM/acs/pki/rsa-ca.pem" EMAIL_SENDER=DoNotReply@example.com \
+				PORT=$port "$B/acs-peer-go" >/dev/null 2>&1 &
+		fi
+		XPID=$!
+		for _ in $(seq 1 500); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.01; done
+		rates="" cpus=""
+		for _ in $(seq 1 "$WRK_REPEAT"); do
+			t0=$(cpu_ticks "$XPID")
+			out=$(wrk -t1 -c"$CONNS" -d"${WRK_SECS}s" -s tests/bench/post.lua \
+				"http://127.0.0.1:$port/api/notification")
+			t1=$(cpu_ticks "$XPID")
+			if echo "$out" | grep -q Non-2xx; then echo "ACS bench: $p answered non-2xx" >&2; exit 1; fi
+			rates="$rates $(echo "$out" | awk '/Requests\/sec/ {print $2}')"
+			n=$(echo "$out" | awk '/requests in/ {print $1}')
+			cpus="$cpus $(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
+				'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
+		done
+		XRPS[$p]=$(echo "$rates" | tr ' ' '\n' | grep . | median)
+		XCPU[$p]=$(echo "$cpus" | tr ' ' '\n' | grep . | median)
+		kill "$XPID" 2>/dev/null; wait "$XPID" 2>/dev/null || true
+		port=$((port + 1))
+	done
+	kill "$XMPID" 2>/dev/null; wait "$XMPID" 2>/dev/null || true
+fi
+
 # ---- under the Functions host: the deploy ZIPs and the host-simulated cold start --------------
 make -s zip >/dev/null
 ZIP_SIZE=$(stat -c %s build/notify-handler.zip)
@@ -204,6 +251,19 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
 	echo "| idle RSS with the ACS transport | $ARSS0 KiB |"
 	echo "| RSS after 5 s of sends (wrk -c$CONNS, kept-alive TLS per worker) | $ARSS1 KiB |"
 	echo "| sends/s, mean latency (bounded by the Python mock) | $ARPS, $ALAT |"
+	if [ -n "${XRPS[go]:-}" ]; then
+		echo
+		echo "Through ACS against the Go peer (tests/bench/acsbench: peer.go signs and sends with net/http"
+		echo "and crypto/tls over kept-alive connections; both send to mock.go, a Go mock that verifies"
+		echo "every signature; wrk -t1 -c$CONNS, ${WRK_SECS} s, median of $WRK_REPEAT):"
+		echo
+		echo "| sender | sends/s | vs Go | server CPU µs/send | CPU vs Go |"
+		echo "|---|---|---|---|---|"
+		for p in c go; do
+			name=$p; [ "$p" = c ] && name="notify-handler (static musl)"
+			echo "| $name | ${XRPS[$p]} | $(awk -v a="${XRPS[$p]}" -v b="${XRPS[go]}" 'BEGIN {printf "%.2fx", a / b}') | ${XCPU[$p]} | $(awk -v a="${XCPU[$p]}" -v b="${XCPU[go]}" 'BEGIN {printf "%.2fx", a / b}') |"
+		done
+	fi
 	echo
 	echo "Under the Functions host (tests/integration/fnhost.py does what the host does: unpack the"
 	echo "ZIP, spawn the handler, poll GET / every 25 ms, invoke; $FN_RUNS runs):"
