@@ -139,9 +139,9 @@ variable "log_daily_quota_gb" {
 }
 
 variable "function_app_logs_diagnostic_setting" {
-  description = "Send the FunctionAppLogs category to the workspace through a diagnostic setting (Consumption only: Flex Consumption does not support diagnostic settings). Turn off if the region rejects the category."
+  description = "Send the FunctionAppLogs category to the workspace through a diagnostic setting (Consumption only: Flex Consumption has none). Off by default: Linux Consumption support for the category is not confirmed (azure-functions-host issue 5636 is open; an unsupported category fails the apply with \"Category 'FunctionAppLogs' is not supported\"). The handler's lines reach the workspace through Application Insights either way."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "flex_instance_memory_mb" {

@@ -21,7 +21,16 @@ terraform {
 }
 
 provider "azurerm" {
-  features {}
+  features {
+    # Application Insights makes resources Terraform does not track in the same group (the
+    # "Failure Anomalies" smart-detector rule, the "Application Insights Smart Detection" action
+    # group), and by default the provider refuses to delete a group that still holds resources
+    # (website/docs/guides/features-block.html.markdown; provider issue 18026). This
+    # configuration owns its whole group, so infra/destroy may remove them with it.
+    resource_group {
+      prevent_deletion_if_contains_resources = false
+    }
+  }
 
   # null falls back to ARM_SUBSCRIPTION_ID, which infra/apply sets from `az account show`
   # (provider 4.0+ requires one of the two: 4.0-upgrade-guide.html.markdown).

@@ -73,6 +73,10 @@ resource "azurerm_communication_service_email_domain_association" "this" {
   email_service_domain_id  = local.active_domain_id
 
   lifecycle {
+    # switching to the custom domain replaces this link (ForceNew): link the new domain before
+    # the old link goes, so the running app's sender never loses its domain (a resource may
+    # link several domains)
+    create_before_destroy = true
     precondition {
       condition     = !var.sender_domain_verified || var.sender_domain != null
       error_message = "sender_domain_verified = true needs sender_domain."

@@ -83,6 +83,9 @@ resource "azurerm_storage_blob" "package" {
   content_type         = "application/zip"
 
   lifecycle {
+    # a new build is a new blob name: upload it before the old one goes, so the app never
+    # points at a deleted package while its setting is updated
+    create_before_destroy = true
     precondition {
       condition     = fileexists(local.zip_abspath)
       error_message = "The deploy package is missing: run `make zip` (or set zip_path)."
