@@ -20,10 +20,10 @@
  *    silently dropped: a blackholed IPv6 address tried first would spend the caller's deadline
  *    in connect(). RFC 6724 sorting would need the routing table (a UDP connect() per address);
  *    IPv4 first is the dependable rule, and the caller still falls back to IPv6.
- *  - Search list, as musl (whose getaddrinfo this replaces, so behaviour does not change): a
- *    name ending in '.', or with at least `ndots` dots, is asked as given, and only so. A
- *    shorter name is tried with each search suffix in order, then as given. The next candidate
- *    is tried only after NXDOMAIN or NODATA; a timeout or a server failure ends the lookup, so a
+ *  - Search list: a name ending in '.', or with at least `ndots` dots, is asked as given, and
+ *    only so (as musl and glibc). A shorter name is tried with each search suffix in order,
+ *    then as given. The next candidate is tried after NXDOMAIN or NODATA (glibc; musl stops
+ *    at NODATA); a timeout or a server failure ends the lookup, so a
  *    failing server cannot make a search suffix answer in place of the real name.
  *  - Servers and retries: `attempts` rounds (default 2), each asking each server in turn (as
  *    glibc without "rotate"); a try waits at most `timeout` (default 5 s), never past the

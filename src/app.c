@@ -540,8 +540,14 @@ static void fn_http(struct app *a, struct app_slot *s, const char *body, size_t 
 	int rc = invoke_http_parse(body, n, "req", s->itok, INVOKE_MAX_TOKENS, s->scratch, env_cap,
 	                           &h, &e);
 	if (rc < 0) {
-		fail(ib, r, rc, e.field, e.detail, 0, 1);
-		r->status = 0; /* the envelope is at fault: the host gets the 400 */
+		/* The client's own request at fault (a body that is not text, such as one holding
+		 * NUL; more JSON values than an invocation may carry, which a client's JSON body
+		 * can cause since the host repeats its properties in Metadata): the caller gets the
+		 * problem in res. Otherwise the envelope is at fault: the host gets the 400. */
+		int client = rc == -ERR_JSON_TOO_COMPLEX || !strncmp(e.field, "Data.req.Body", 13);
+		fail(ib, r, rc, client ? 0 : e.field, e.detail, 0, 1);
+		if (!client)
+			r->status = 0;
 		return;
 	}
 	struct http_header hh[APP_FN_HEADERS];

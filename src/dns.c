@@ -793,8 +793,9 @@ static void try_server(struct lookup *lk, const struct dns_addr *srv, int64_t un
 			continue;
 		int r = dns_parse_answer(lk->msg, (size_t)k, q->id, lk->name, q->qtype, q->out,
 		                         DNS_MAX_ADDRS, lk->port);
-		if (r == -ERR_PARTIAL)
-			r = tcp_query(lk, srv, q, until);
+		if (r ==
+		    -ERR_PARTIAL) /* truncated: ask over TCP, within the AAAA grace if it runs */
+			r = tcp_query(lk, srv, q, end);
 		settle(lk, q, r);
 		if (q == a && a->done && a->result > 0) {
 			int64_t g = sock_now_ms() + DNS_AAAA_GRACE_MS;
@@ -961,7 +962,7 @@ int dns_resolve_with(const struct dns_conf *conf, const char *hosts_path, const 
 	lk.q[0].out = a4;
 	lk.q[1].out = a6;
 
-	/* the search list, as musl: see dns.h */
+	/* the search list, as glibc: see dns.h */
 	int dots = 0;
 	for (int i = 0; i < nl; i++)
 		dots += host[i] == '.';

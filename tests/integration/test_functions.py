@@ -898,3 +898,30 @@ def test_secrets_never_in_logs(make_host, acs, pki):
     assert acs.access_key not in everything and api_key not in everything
     assert "accesskey" not in everything.lower()
     assert op in everything
+
+
+# ---- regressions from the review of invoke.c ----------------------------------------------------
+
+def test_body_holding_nul_is_400_in_res_not_a_failed_invocation(obhost):
+    """A client body with a NUL byte arrives as "\\u0000" in Data.req.Body: the client's
+    request is at fault, so the caller gets the 400 and the invocation succeeds."""
+    data = {"req": {"Url": "https://func-sim.azurewebsites.net/api/notification", "Method": "POST",
+                    "Query": {}, "Headers": {"Content-Type": ["application/json"]}, "Params": {},
+                    "Body": '{"to_email":"a@example.com","subject":"s\x00","message":"m"}'}}
+    inv = obhost.invoke("notification", data, {})
+    assert not inv.failed, inv.reason
+    assert inv.status_code == 400
+    assert obhost.queue == []
+
+
+def test_client_json_too_complex_for_the_envelope_is_413_in_res(obhost):
+    """The host repeats a JSON body's properties in Metadata: a client can make the envelope hold
+    more JSON values than an invocation may carry. That is the client's request: 413 in res."""
+    big = {"k%d" % i: i for i in range(1200)}
+    body = json.dumps(dict(ORIGINAL, x=big))
+    data = {"req": {"Url": "https://func-sim.azurewebsites.net/api/notification", "Method": "POST",
+                    "Query": {}, "Headers": {"Content-Type": ["application/json"]}, "Params": {},
+                    "Body": body}}
+    inv = obhost.invoke("notification", data, {"x": big, "sys": {"MethodName": "notification"}})
+    problem(inv, 413, "json-too-complex")
+    assert obhost.queue == []

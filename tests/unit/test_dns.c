@@ -1074,6 +1074,9 @@ struct fake {
 	int silent;       /* never answer */
 	int drop_aaaa;    /* never answer AAAA queries */
 	int tcp_tc;       /* answers over TCP say TC too */
+	int tc_aaaa;      /* AAAA answers over UDP are truncated (TC, no records) */
+	int tcp_silent;   /* TCP connections are accepted and never answered */
+	int held;         /* the connection a silent TCP server holds, + 1 (0: none) */
 	/* counters, read after the thread is joined */
 	int udp_queries, tcp_queries;
 	int nlog;
@@ -1119,6 +1122,10 @@ static void fake_answer(const struct fake *f, const unsigned char *q, size_t qn,
 		mb_u8(m, q[i]);
 	if (f->servfail) {
 		m->b[3] = 0x82;
+		return;
+	}
+	if (f->tc_aaaa && !over_tcp && qtype == DNS_TYPE_AAAA) {
+		m->b[2] |= 0x02; /* TC: ask again over TCP */
 		return;
 	}
 	unsigned an = 0;
@@ -1209,6 +1216,13 @@ static void fake_tcp(struct fake *f)
 	int c = accept(f->tcp, NULL, NULL);
 	if (c < 0)
 		return;
+	if (f->tcp_silent) { /* hold it open, never answer (closed at stop) */
+		if (f->held)
+			close(f->held - 1);
+		f->held = c + 1;
+		f->tcp_queries++;
+		return;
+	}
 	struct timeval tv = {1, 0};
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	unsigned char q[2 + DNS_MSG_MAX];
@@ -1246,6 +1260,8 @@ static void *fake_main(void *arg)
 		if (p[2].revents && !(p[0].revents & POLLIN) && !(p[1].revents & POLLIN))
 			break;
 	}
+	if (f->held)
+		close(f->held - 1);
 	return NULL;
 }
 
@@ -1443,6 +1459,35 @@ static void test_e2e_tcp_fallback(void **state)
 	                 -ERR_UPSTREAM_UNAVAILABLE);
 	assert_string_equal(why, "malformed answer over TCP");
 	fake_stop(f);
+}
+
+/* A truncated AAAA whose TCP retry never answers must not hold up the A records already in
+ * hand beyond the AAAA grace (dns.h): the lookup returns the IPv4 addresses long before the
+ * per-try timeout. */
+static void test_e2e_truncated_aaaa_within_grace(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(AF_INET);
+	assert_non_null(f);
+	f->tc_aaaa = 1;
+	f->tcp_silent = 1;
+	f->held = 0;
+	fake_start(f);
+	struct dns_conf c;
+	conf_of(&c, &f, 1);
+	c.timeout_ms = 3000;
+	c.attempts = 1;
+	struct dns_addr out[DNS_MAX_ADDRS];
+	const char *why;
+	int64_t t0 = now_ms();
+	assert_int_equal(dns_resolve_with(&c, NULL, "svc.example.com", PORT, out, DNS_MAX_ADDRS,
+	                                  now_ms() + 10000, &why),
+	                 2);
+	int64_t took = now_ms() - t0;
+	expect_addr(&out[0], PORT, "192.0.2.1");
+	fake_stop(f);
+	if (took >= c.timeout_ms / 2)
+		fail_msg("the lookup waited %lld ms for the AAAA retry", (long long)took);
 }
 
 static void test_e2e_dropped_query(void **state)
@@ -1958,6 +2003,7 @@ int main(void)
 	    cmocka_unit_test(test_resolve_system),
 	    cmocka_unit_test(test_e2e_basic),
 	    cmocka_unit_test(test_e2e_tcp_fallback),
+	    cmocka_unit_test(test_e2e_truncated_aaaa_within_grace),
 	    cmocka_unit_test(test_e2e_dropped_query),
 	    cmocka_unit_test(test_e2e_aaaa_grace),
 	    cmocka_unit_test(test_e2e_spoofs_ignored),
