@@ -43,6 +43,7 @@
 
 #include "acs_auth.h"
 #include "http.h"
+#include "id.h"
 #include "json.h"
 #include "notify.h"
 #include "tls.h"
@@ -85,6 +86,10 @@
 #define ACS_RESP_MAX 16384
 /* JSON tokens of an answer (EmailSendResult, ErrorResponse with details, a token response). */
 #define ACS_RESP_TOKENS 256
+
+/* Request target of a send or a status lookup: "/emails/operations/" (19 characters), an
+ * operation id (ID_LEN), "?api-version=" (13) and the version, with room. */
+#define ACS_TARGET_MAX (40 + ID_LEN + ACS_API_VERSION_MAX)
 
 /* Operation id as ACS echoes it (a GUID, 36 characters, sometimes upper-case), with room. */
 #define ACS_ID_MAX 64

@@ -44,6 +44,10 @@ int json_parse(const char *js, size_t len, struct json_tok *tok, unsigned ntok);
 /* Index of the token just past the value at index i (skips its whole subtree). */
 int json_next(const struct json_tok *tok, int ntok, int i);
 
+/* Index of the value of the first member named `key` (raw bytes, as json_raw_eq) of the object
+ * at token obj, or -1 when obj is not an object or has no such member. */
+int json_member(const char *js, const struct json_tok *tok, int ntok, int obj, const char *key);
+
 /* 1 when the raw (undecoded) bytes of string token t equal the NUL-terminated s. */
 int json_raw_eq(const char *js, const struct json_tok *t, const char *s);
 

@@ -194,20 +194,6 @@ static void take_str(const char *js, const struct json_tok *t, char *out, size_t
 	out[k] = 0;
 }
 
-/* Index of the value of member `key` of the object at token o, or -1. */
-static int member(const char *js, const struct json_tok *tok, int ntok, int o, const char *key)
-{
-	if (tok[o].type != JSON_OBJECT)
-		return -1;
-	int i = o + 1;
-	for (int k = 0; k < tok[o].size && i < ntok; k++) {
-		if (json_raw_eq(js, &tok[i], key))
-			return i + 1;
-		i = json_next(tok, ntok, i + 1);
-	}
-	return -1;
-}
-
 /* see acs.h */
 int acs_answer_parse(const char *body, size_t n, struct json_tok *tok, unsigned ntok,
                      struct acs_answer *out)
@@ -222,17 +208,17 @@ int acs_answer_parse(const char *body, size_t n, struct json_tok *tok, unsigned 
 	if (nt < 0)
 		return nt == -ERR_JSON_TOO_COMPLEX ? nt : -ERR_JSON_SYNTAX;
 	int v;
-	if ((v = member(body, tok, nt, 0, "id")) > 0)
+	if ((v = json_member(body, tok, nt, 0, "id")) > 0)
 		take_str(body, &tok[v], out->id, sizeof out->id);
-	if ((v = member(body, tok, nt, 0, "status")) > 0)
+	if ((v = json_member(body, tok, nt, 0, "status")) > 0)
 		take_str(body, &tok[v], out->status, sizeof out->status);
-	int e = member(body, tok, nt, 0, "error");
+	int e = json_member(body, tok, nt, 0, "error");
 	if (e > 0 && tok[e].type == JSON_OBJECT) {
-		if ((v = member(body, tok, nt, e, "code")) > 0)
+		if ((v = json_member(body, tok, nt, e, "code")) > 0)
 			take_str(body, &tok[v], out->code, sizeof out->code);
-		if ((v = member(body, tok, nt, e, "message")) > 0)
+		if ((v = json_member(body, tok, nt, e, "message")) > 0)
 			take_str(body, &tok[v], out->message, sizeof out->message);
-		if ((v = member(body, tok, nt, e, "target")) > 0)
+		if ((v = json_member(body, tok, nt, e, "target")) > 0)
 			take_str(body, &tok[v], out->target, sizeof out->target);
 	}
 	return 0;
@@ -267,7 +253,7 @@ long acs_token_parse(const char *body, size_t n, struct json_tok *tok, unsigned 
 	int nt = json_parse(body, n, tok, ntok);
 	if (nt < 0)
 		return -ERR_JSON_SYNTAX;
-	int v = member(body, tok, nt, 0, "access_token");
+	int v = json_member(body, tok, nt, 0, "access_token");
 	if (v < 0)
 		return -ERR_FIELD_MISSING;
 	if (tok[v].type != JSON_STRING || tok[v].end == tok[v].start)
@@ -280,9 +266,10 @@ long acs_token_parse(const char *body, size_t n, struct json_tok *tok, unsigned 
 			return -ERR_FIELD_INVALID;
 	token[len] = 0;
 	int64_t t;
-	if ((v = member(body, tok, nt, 0, "expires_on")) > 0 && take_int(body, &tok[v], &t) == 0)
+	if ((v = json_member(body, tok, nt, 0, "expires_on")) > 0 &&
+	    take_int(body, &tok[v], &t) == 0)
 		*expires_on = t;
-	else if ((v = member(body, tok, nt, 0, "expires_in")) > 0 &&
+	else if ((v = json_member(body, tok, nt, 0, "expires_in")) > 0 &&
 	         take_int(body, &tok[v], &t) == 0)
 		*expires_on = now_unix + t;
 	else
@@ -824,7 +811,7 @@ static int fetch_token(struct acs *a, struct acs_worker *w, int64_t deadline,
 	}
 	if (rp.status != 200) {
 		memset(w->resp, 0, sizeof w->resp);
-		char st[8];
+		char st[sizeof "599"]; /* a status: 3 digits */
 		struct buf sb;
 		buf_init(&sb, st, sizeof st);
 		buf_put_u64(&sb, (uint64_t)rp.status);
@@ -1220,7 +1207,7 @@ static int acs_tsend(void *ctx, void *wctx, const struct notify_msg *msg, const 
 		       0, 0);
 		return -ERR_BODY_TOO_LARGE;
 	}
-	char target[64 + ACS_API_VERSION_MAX];
+	char target[ACS_TARGET_MAX];
 	struct buf t;
 	buf_init(&t, target, sizeof target);
 	buf_puts(&t, "/emails:send?api-version=");
@@ -1272,7 +1259,7 @@ static int acs_tstatus(void *ctx, void *wctx, const char *id, struct transport_r
 {
 	struct acs *a = ctx;
 	struct acs_worker *w = wctx;
-	char target[96 + ACS_API_VERSION_MAX];
+	char target[ACS_TARGET_MAX];
 	struct buf t;
 	buf_init(&t, target, sizeof target);
 	buf_puts(&t, "/emails/operations/");

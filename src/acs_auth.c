@@ -281,18 +281,9 @@ static const char *parse_key(struct span v, struct acs_conn *c)
 	return NULL;
 }
 
-/* see acs_auth.h */
-int acs_conn_parse(const char *s, size_t n, struct acs_conn *c, char *err, size_t errcap)
+/* A refused setting: wipes c, writes the reason (never any text of the input) into err. */
+static int refuse(struct acs_conn *c, const char *why, char *err, size_t errcap)
 {
-	struct span endpoint = {0}, key = {0};
-	acs_conn_wipe(c);
-	const char *why = split_parts(s, n, &endpoint, &key);
-	if (!why)
-		why = parse_endpoint(endpoint, c);
-	if (!why)
-		why = parse_key(key, c);
-	if (!why)
-		return 0;
 	acs_conn_wipe(c);
 	if (errcap > 0) {
 		struct buf b;
@@ -304,20 +295,27 @@ int acs_conn_parse(const char *s, size_t n, struct acs_conn *c, char *err, size_
 }
 
 /* see acs_auth.h */
+int acs_conn_parse(const char *s, size_t n, struct acs_conn *c, char *err, size_t errcap)
+{
+	struct span endpoint = {0}, key = {0};
+	acs_conn_wipe(c);
+	const char *why = split_parts(s, n, &endpoint, &key);
+	if (!why)
+		why = parse_endpoint(endpoint, c);
+	if (!why)
+		why = parse_key(key, c);
+	return why ? refuse(c, why, err, errcap) : 0;
+}
+
+/* see acs_auth.h */
 int acs_endpoint_parse(const char *s, size_t n, struct acs_conn *c, char *err, size_t errcap)
 {
 	acs_conn_wipe(c);
 	const char *why = parse_endpoint(trim((struct span){s, n}), c);
 	if (!why)
 		return 0;
-	acs_conn_wipe(c);
-	if (errcap > 0) {
-		struct buf b;
-		buf_init(&b, err, errcap);
-		buf_puts(&b, strncmp(why, "endpoint= ", 10) == 0 ? why + 10 : why);
-		buf_cstr(&b);
-	}
-	return -ERR_FIELD_INVALID;
+	/* the reasons speak of the connection string's "endpoint= " part; here it is the URL */
+	return refuse(c, strncmp(why, "endpoint= ", 10) == 0 ? why + 10 : why, err, errcap);
 }
 
 /* see acs_auth.h */

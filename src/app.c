@@ -431,6 +431,12 @@ static const char *const fn_headers[] = {"Content-Type", "Idempotency-Key", "X-A
                                          "Authorization"};
 #define APP_FN_HEADERS (sizeof fn_headers / sizeof fn_headers[0])
 
+/* The headers of an inner answer that the caller gets in Outputs.res (the routes write no
+ * others that matter to a client). */
+static const char *const res_headers[] = {"Content-Type", "Location", "Retry-After", "Allow",
+                                          "WWW-Authenticate"};
+#define APP_RES_HEADERS (sizeof res_headers / sizeof res_headers[0])
+
 /* A problem answer to the host itself (the envelope is not what the host sends): the
  * invocation fails, and the host logs the reason. */
 static void host_problem(struct buf *out, struct app_reply *r, int err, const char *field,
@@ -459,18 +465,17 @@ static void host_answer(struct app_slot *s, struct buf *out, int status, size_t 
 		struct http_header hh[HTTP_MAX_HEADERS];
 		struct http_response res;
 		int hl = http_response_parse(s->inner, inner_len, &res, hh, HTTP_MAX_HEADERS, 0);
-		struct invoke_hdr ih[8];
-		char vals[8][APP_FN_HEADER_MAX];
+		struct invoke_hdr ih[APP_RES_HEADERS];
+		char vals[APP_RES_HEADERS][APP_FN_HEADER_MAX];
 		size_t ni = 0;
-		static const char *const keep[] = {"Content-Type", "Location", "Retry-After",
-		                                   "Allow", "WWW-Authenticate"};
-		for (size_t k = 0; hl > 0 && k < sizeof keep / sizeof keep[0]; k++) {
-			const struct http_header *h = http_response_header_find(&res, keep[k]);
+		for (size_t k = 0; hl > 0 && k < APP_RES_HEADERS; k++) {
+			const struct http_header *h =
+			    http_response_header_find(&res, res_headers[k]);
 			if (!h || h->value_len >= APP_FN_HEADER_MAX)
 				continue;
 			memcpy(vals[ni], h->value, h->value_len);
 			vals[ni][h->value_len] = 0;
-			ih[ni].name = keep[k];
+			ih[ni].name = res_headers[k];
 			ih[ni].value = vals[ni];
 			ni++;
 		}
@@ -630,17 +635,8 @@ static int fn_worker_run(struct app *a, struct app_slot *s, const char *body, si
 	*dequeue = q.dequeue_count;
 	const char *why = "the queue message is not {\"id\",\"request\"}";
 	int nt = json_parse(q.text.p, q.text.len, s->itok, INVOKE_MAX_TOKENS);
-	int idt = -1, rqt = -1;
-	if (nt > 0 && s->itok[0].type == JSON_OBJECT) {
-		int i = 1;
-		for (int k = 0; k < s->itok[0].size && i < nt; k++) {
-			if (json_raw_eq(q.text.p, &s->itok[i], "id"))
-				idt = i + 1;
-			else if (json_raw_eq(q.text.p, &s->itok[i], "request"))
-				rqt = i + 1;
-			i = json_next(s->itok, nt, i + 1);
-		}
-	}
+	int idt = json_member(q.text.p, s->itok, nt, 0, "id");
+	int rqt = json_member(q.text.p, s->itok, nt, 0, "request");
 	if (idt > 0 && s->itok[idt].type == JSON_STRING &&
 	    id_valid(q.text.p + s->itok[idt].start,
 	             (size_t)(s->itok[idt].end - s->itok[idt].start)) &&

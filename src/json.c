@@ -493,3 +493,17 @@ void json_put_cstr(struct buf *b, const char *s)
 {
 	json_put_str(b, s, strlen(s));
 }
+
+/* see json.h */
+int json_member(const char *js, const struct json_tok *tok, int ntok, int obj, const char *key)
+{
+	if (obj < 0 || obj >= ntok || tok[obj].type != JSON_OBJECT)
+		return -1;
+	int i = obj + 1;
+	for (int k = 0; k < tok[obj].size && i + 1 < ntok; k++) {
+		if (json_raw_eq(js, &tok[i], key))
+			return i + 1;
+		i = json_next(tok, ntok, i + 1);
+	}
+	return -1;
+}

@@ -509,6 +509,27 @@ static void test_round_trip(void **state)
 	}
 }
 
+/* json_member: the first member of that name, at that level only; -1 otherwise. */
+static void test_member(void **state)
+{
+	(void)state;
+	static const char js[] = "{\"a\":1,\"b\":{\"c\":2,\"a\":4},\"a\":3}";
+	struct json_tok tok[16];
+	int n = json_parse(js, sizeof js - 1, tok, 16);
+	assert_true(n > 0);
+	int a = json_member(js, tok, n, 0, "a");
+	assert_true(a > 0);
+	assert_memory_equal(js + tok[a].start, "1", 1); /* the first "a", not the nested one */
+	int b = json_member(js, tok, n, 0, "b");
+	assert_int_equal(tok[b].type, JSON_OBJECT);
+	int c = json_member(js, tok, n, b, "c");
+	assert_memory_equal(js + tok[c].start, "2", 1);
+	assert_int_equal(json_member(js, tok, n, 0, "c"), -1);     /* not at this level */
+	assert_int_equal(json_member(js, tok, n, a, "x"), -1);     /* not an object */
+	assert_int_equal(json_member(js, tok, -7, 0, "a"), -1);    /* a failed parse */
+	assert_int_equal(json_member(js, tok, n, n + 3, "a"), -1); /* outside the tokens */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,7 +540,7 @@ int main(void)
 	    cmocka_unit_test(test_token_limit),      cmocka_unit_test(test_tokens_and_next),
 	    cmocka_unit_test(test_decode),           cmocka_unit_test(test_decode_bad_surrogates),
 	    cmocka_unit_test(test_decode_capacity),  cmocka_unit_test(test_put_str),
-	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_member),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
