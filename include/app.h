@@ -114,14 +114,16 @@ struct app_reply {
 
 /*
  * Phase 1, after the header block: routing, method, authentication, Content-Type. Returns 0 when
- * the body should be read and app_body() called; otherwise writes the whole answer (404, 405
- * with Allow, 401, 415, or the GET answers that need no body) into out and returns its status.
- * keep_alive is what the answer's Connection header should say.
+ * the body should be read and app_body() called (the sends, and the status route, which asks
+ * the transport); otherwise writes the whole answer (404, 405 with Allow, 401, 415, readiness)
+ * into out and returns its status. keep_alive is what the answer's Connection header should
+ * say. It neither blocks nor touches s (which may be NULL): the server's event loop runs it.
  */
 int app_head(struct app *a, struct app_slot *s, const struct http_request *req, struct buf *out,
              int keep_alive, struct app_reply *r);
 
-/* Phase 2: the body has arrived (body[0..n), already de-chunked). Writes the whole answer. */
+/* Phase 2, on a worker: the body has arrived (body[0..n), already de-chunked; empty for the
+ * status route). r holds what app_head set. Writes the whole answer. */
 void app_body(struct app *a, struct app_slot *s, const struct http_request *req, const char *body,
               size_t n, struct buf *out, int keep_alive, struct app_reply *r);
 

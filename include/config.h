@@ -27,12 +27,18 @@
 	  "open client connections at most; more are refused")                                     \
 	X(max_body, "NOTIFY_MAX_BODY_BYTES", INT, "1048576", 1024, 16777216,                       \
 	  "request body limit in bytes (413 above it); attachments count, base64-encoded")         \
+	X(max_inflight, "NOTIFY_MAX_INFLIGHT_BYTES", INT, "67108864", 65536, 17179869184,          \
+	  "request and answer bytes held in memory for all connections together (past each "       \
+	  "one's first 4 KiB); a read past it is refused with 503")                                \
 	X(header_timeout_ms, "NOTIFY_HEADER_TIMEOUT_MS", INT, "10000", 10, 600000,                 \
-	  "time a client has to send the request line and headers")                                \
+	  "time a client has to send the request line and headers, from the connection (first "    \
+	  "request) or the request's first byte")                                                  \
+	X(body_timeout_ms, "NOTIFY_BODY_TIMEOUT_MS", INT, "30000", 10, 600000,                     \
+	  "time a client has to send a whole request body, from the end of its headers")           \
 	X(read_timeout_ms, "NOTIFY_READ_TIMEOUT_MS", INT, "10000", 10, 600000,                     \
-	  "longest wait for the next bytes of a request body")                                     \
+	  "longest gap between two pieces of a request body")                                      \
 	X(write_timeout_ms, "NOTIFY_WRITE_TIMEOUT_MS", INT, "10000", 10, 600000,                   \
-	  "longest wait for a client to accept response bytes")                                    \
+	  "time a client has to take a whole answer")                                              \
 	X(idle_timeout_ms, "NOTIFY_IDLE_TIMEOUT_MS", INT, "30000", 10, 3600000,                    \
 	  "keep-alive connection idle time before it is closed")                                   \
 	X(drain_timeout_ms, "NOTIFY_DRAIN_TIMEOUT_MS", INT, "10000", 0, 600000,                    \

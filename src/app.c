@@ -233,6 +233,15 @@ static int status_route(struct app *a, struct app_slot *s, const char *id, size_
 	return 200;
 }
 
+/* The status route of a request app_head routed there: the id follows the route and '/'. */
+static void status_of(struct app *a, struct app_slot *s, const struct http_request *req,
+                      struct buf *out, int keep_alive, struct app_reply *r)
+{
+	size_t sn = sizeof route_send - 1;
+	status_route(a, s, req->target + sn + 1, path_len(req) - sn - 1, r->head_only, out,
+	             keep_alive, r);
+}
+
 /* see app.h */
 int app_head(struct app *a, struct app_slot *s, const struct http_request *req, struct buf *out,
              int keep_alive, struct app_reply *r)
@@ -240,6 +249,7 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 	const char *p = req->target;
 	size_t n = path_len(req), sn = sizeof route_send - 1;
 	int get = method_is(req, "GET"), head = method_is(req, "HEAD");
+	(void)s; /* the event loop calls with no slot: nothing here needs one */
 	memset(r, 0, sizeof *r);
 	r->head_only = head;
 	if (n == 1 && p[0] == '/') {
@@ -265,7 +275,7 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 			if (!get && !head)
 				return fail(out, r, -ERR_METHOD, 0, "use GET or HEAD",
 				            "Allow: GET, HEAD\r\n", keep_alive);
-			return status_route(a, s, p + sn + 1, n - sn - 1, head, out, keep_alive, r);
+			return 0; /* asks the transport: a worker's job (app_body) */
 		}
 		if (!method_is(req, "POST"))
 			return fail(out, r, -ERR_METHOD, 0, "use POST", "Allow: POST\r\n",
@@ -412,6 +422,10 @@ void app_body(struct app *a, struct app_slot *s, const struct http_request *req,
 {
 	if (r->route >= ROUTE_FN_SEND) {
 		fn_body(a, s, req, body, n, out, keep_alive, r);
+		return;
+	}
+	if (r->route == ROUTE_STATUS) {
+		status_of(a, s, req, out, keep_alive, r);
 		return;
 	}
 	accept_body(a, s, req, body, n, s->scratch, s->scratch_cap, out, keep_alive, 0, r);
@@ -609,9 +623,14 @@ static void fn_http(struct app *a, struct app_slot *s, const char *body, size_t 
 		r->route = route;
 		return;
 	}
-	if (app_head(a, s, &ir, ib, 1, r) == 0)
-		accept_body(a, s, &ir, h.body.p, h.body.len, s->scratch + env_cap,
-		            s->scratch_cap - env_cap, ib, 1, a->queued, r);
+	if (app_head(a, s, &ir, ib, 1, r) == 0) {
+		if (r->route == ROUTE_STATUS) {
+			status_of(a, s, &ir, ib, 1, r);
+		} else {
+			accept_body(a, s, &ir, h.body.p, h.body.len, s->scratch + env_cap,
+			            s->scratch_cap - env_cap, ib, 1, a->queued, r);
+		}
+	}
 	r->route = route;
 }
 

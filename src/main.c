@@ -4,6 +4,7 @@
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -127,7 +128,11 @@ static void arena_map(struct arena *a, size_t cap)
 	a->p = mmap(0, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
 	            0);
 	if (a->p == MAP_FAILED)
-		die("out of memory mapping the request buffers");
+		die("out of memory mapping the request buffers (lower NOTIFY_MAX_CONNECTIONS or "
+		    "NOTIFY_MAX_BODY_BYTES)");
+	/* Small pages only: with transparent huge pages one touched byte could make 2 MiB
+	 * resident, and the buffers are sized on the promise that untouched pages cost nothing. */
+	madvise(a->p, cap, MADV_NOHUGEPAGE);
 	a->used = 0;
 	a->cap = cap;
 }
@@ -225,19 +230,39 @@ int main(int argc, char **argv)
 		                            "COMMUNICATION_SERVICES_CONNECTION_STRING");
 	}
 
-	/* 5. Memory: every buffer a request can need, once, in one mapping. */
+	/* 5. Descriptors: as many connections as RLIMIT_NOFILE allows beside the workers'. */
 	size_t n = (size_t)cfg.workers;
-	size_t nconn = (size_t)cfg.max_conns, nidem = (size_t)cfg.idem_entries;
+	int want = (int)cfg.max_conns, nconn_i = server_fd_clamp(want, (int)cfg.workers);
+	if (nconn_i < 1)
+		die("RLIMIT_NOFILE is too low for NOTIFY_WORKERS: raise the descriptor limit");
+	if (nconn_i < want) {
+		struct log_line cl;
+		if (log_begin(&cl, LOG_WARN, "server.connections_clamped")) {
+			log_int(&cl, "requested", want);
+			log_int(&cl, "allowed", nconn_i);
+			log_cstr(&cl, "reason", "RLIMIT_NOFILE");
+			log_end(&cl);
+		}
+	}
+
+	/* 6. Memory: every buffer a request can need, once. Workers and tables in one mapping;
+	 * the connections' buffers in another, reserved for the largest body a route takes and
+	 * touched only as bytes arrive (server.h). */
+	size_t nconn = (size_t)nconn_i, nidem = (size_t)cfg.idem_entries;
 	size_t envelope = APP_ENVELOPE_FACTOR * max_body;
-	size_t per_worker = align64(server_rbuf_size(envelope)) +
-	                    align64(APP_SCRATCH_SIZE(max_body)) + align64(wctx_size) +
+	size_t route_max = under_host ? envelope : max_body;
+	size_t per_worker = align64(APP_SCRATCH_SIZE(max_body)) + align64(wctx_size) +
 	                    align64(INVOKE_MAX_TOKENS * sizeof(struct json_tok)) +
 	                    align64(APP_QUEUE_MSG_MAX) + align64(APP_ANSWER_MAX);
-	struct arena mem;
+	struct arena mem, cmem;
 	arena_map(&mem, align64(nidem * sizeof(struct idem_entry)) +
 	                    n * (align64(sizeof(struct server_worker)) + per_worker) +
 	                    align64(nconn * sizeof(struct server_conn)) +
-	                    align64(nconn * sizeof(int)));
+	                    3 * align64(nconn * sizeof(int)));
+	size_t stride = server_conn_stride(route_max);
+	if (nconn > SIZE_MAX / stride)
+		die("NOTIFY_MAX_CONNECTIONS x NOTIFY_MAX_BODY_BYTES is too large to reserve");
+	arena_map(&cmem, nconn * stride);
 	idem_init(&idem, take(&mem, nidem * sizeof(struct idem_entry)), nidem, cfg.idem_ttl_s);
 	app.api_key = cfg.api_key;
 	app.tr = &tr;
@@ -246,13 +271,11 @@ int main(int argc, char **argv)
 	if (strcmp(cfg.mode, "queued") && strcmp(cfg.mode, "direct"))
 		die("NOTIFY_MODE: must be queued or direct");
 	app.queued = !strcmp(cfg.mode, "queued");
-	app.envelope_limit = APP_ENVELOPE_FACTOR * max_body;
+	app.envelope_limit = envelope;
 	app.max_body = max_body;
 	app.under_host = under_host;
 	struct server_worker *w = take(&mem, n * align64(sizeof *w));
 	for (size_t i = 0; i < n; i++) {
-		w[i].rcap = server_rbuf_size(envelope);
-		w[i].rbuf = take(&mem, w[i].rcap);
 		w[i].app.scratch_cap = APP_SCRATCH_SIZE(max_body);
 		w[i].app.scratch = take(&mem, w[i].app.scratch_cap);
 		w[i].app.itok = take(&mem, INVOKE_MAX_TOKENS * sizeof(struct json_tok));
@@ -269,9 +292,11 @@ int main(int argc, char **argv)
 	    .bind = under_host && !getenv("BIND") ? "127.0.0.1" : cfg.bind,
 	    .port = (int)config_port(&cfg),
 	    .workers = (int)cfg.workers,
-	    .max_conns = (int)cfg.max_conns,
+	    .max_conns = nconn_i,
 	    .max_body = max_body,
+	    .max_inflight = (size_t)cfg.max_inflight,
 	    .header_timeout_ms = (int)cfg.header_timeout_ms,
+	    .body_timeout_ms = (int)cfg.body_timeout_ms,
 	    .read_timeout_ms = (int)cfg.read_timeout_ms,
 	    .write_timeout_ms = (int)cfg.write_timeout_ms,
 	    .idle_timeout_ms = (int)cfg.idle_timeout_ms,
@@ -281,9 +306,12 @@ int main(int argc, char **argv)
 	};
 	struct server_conn *conns = take(&mem, nconn * sizeof *conns);
 	int *free_idx = take(&mem, nconn * sizeof *free_idx);
+	int *jobs = take(&mem, nconn * sizeof *jobs);
+	int *done = take(&mem, nconn * sizeof *done);
 
-	/* 6. Listen, say so, serve until SIGTERM/SIGINT, drain. */
-	if (server_init(&srv, &o, &app, conns, free_idx, w, err, sizeof err) < 0)
+	/* 7. Listen, say so, serve until SIGTERM/SIGINT, drain. */
+	if (server_init(&srv, &o, &app, conns, free_idx, cmem.p, route_max, jobs, done, w, err,
+	                sizeof err) < 0)
 		die(err);
 	struct log_line l;
 	if (log_begin(&l, LOG_INFO, "server.ready")) {
@@ -291,6 +319,7 @@ int main(int argc, char **argv)
 		log_cstr(&l, "bind", o.bind);
 		log_int(&l, "port", server_port(&srv));
 		log_int(&l, "workers", cfg.workers);
+		log_int(&l, "max_connections", nconn_i);
 		log_cstr(&l, "transport", tr.name);
 		if (tr.ctx == &ob)
 			log_cstr(&l, "outbox", cfg.outbox_dir);

@@ -2,6 +2,9 @@
 #include "sock.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <poll.h>
 #include <time.h>
@@ -30,4 +33,73 @@ int sock_wait(int fd, short events, int64_t deadline_ms)
 		if (r < 0 && errno != EINTR)
 			return -ERR_IO;
 	}
+}
+
+/* see sock.h */
+int64_t sock_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* see sock.h */
+long sock_recv(int fd, void *p, size_t n)
+{
+	for (;;) {
+		ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
+		if (r >= 0)
+			return (long)r;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ERR_PARTIAL : -ERR_IO;
+	}
+}
+
+/* see sock.h */
+long sock_send(int fd, const void *p, size_t n)
+{
+	for (;;) {
+		ssize_t r = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r >= 0)
+			return (long)r;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ERR_PARTIAL : -ERR_IO;
+	}
+}
+
+/* see sock.h */
+int sock_accept(int lfd)
+{
+	for (;;) {
+		int fd = accept4(lfd, 0, 0, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED: /* the client left before we took it: the next one */
+		case EPROTO:
+			continue;
+		case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+		case EWOULDBLOCK:
+#endif
+			return -ERR_PARTIAL;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			return -ERR_UNAVAILABLE;
+		default:
+			return -ERR_IO;
+		}
+	}
+}
+
+/* see sock.h */
+void sock_nodelay(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }

@@ -135,8 +135,10 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.max_conns, 1024);
 	assert_int_equal(cfg.max_body, 1048576);
 	assert_int_equal(cfg.header_timeout_ms, 10000);
+	assert_int_equal(cfg.body_timeout_ms, 30000);
 	assert_int_equal(cfg.read_timeout_ms, 10000);
 	assert_int_equal(cfg.write_timeout_ms, 10000);
+	assert_int_equal(cfg.max_inflight, 67108864);
 	assert_int_equal(cfg.idle_timeout_ms, 30000);
 	assert_int_equal(cfg.drain_timeout_ms, 10000);
 	assert_string_equal(cfg.outbox_dir, "./outbox");
@@ -176,7 +178,7 @@ static void test_reads_every_variable(void **state)
 		if (!seen)
 			fail_msg("config_load never looked up %s", all_names[i]);
 	}
-	assert_int_equal(NVARS, 31);
+	assert_int_equal(NVARS, 33);
 }
 
 static void test_strings_point_into_lookup_values(void **state)
@@ -213,7 +215,7 @@ static void test_int_min_and_max_accepted(void **state)
 			assert_int_equal(int_field(r), ends[e]);
 		}
 	}
-	assert_int_equal(checked, 16);
+	assert_int_equal(checked, 18);
 }
 
 static void test_int_out_of_range_rejected(void **state)
