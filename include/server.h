@@ -52,6 +52,7 @@
 #define NOTIFY_SERVER_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -190,10 +191,10 @@ struct server {
 	size_t conn_stride, rcap, ocap;
 	size_t page;
 	_Atomic int64_t inflight; /* bytes counted against max_inflight */
-	pthread_mutex_t mu;       /* guards jobs, done and the cond wait */
-	pthread_cond_t cv;
+	pthread_mutex_t mu;       /* guards jobs and done */
+	sem_t work;               /* counts jobs for the workers (a semaphore links less than a
+	                             condition variable and wakes no one when nobody sleeps) */
 	struct server_ring jobs, done;
-	int idle_workers;
 	struct server_worker *w; /* workers entries */
 	atomic_int draining, stop, stop_req;
 	int64_t drain_deadline, accept_paused_until, next_tick, warned_full, warned_fd;

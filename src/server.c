@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,9 +59,15 @@ size_t server_rbuf_size(size_t max_body)
 }
 
 /* see server.h */
+/* The page size from the kernel's auxiliary vector (sysconf would link 1 KB of tables). */
+static size_t page_size(void)
+{
+	return (size_t)getauxval(AT_PAGESZ);
+}
+
 size_t server_conn_stride(size_t max_body)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t page = page_size();
 	return page_round(server_rbuf_size(max_body), page) +
 	       page_round(APP_ANSWER_MAX + SERVER_OUT_SLACK, page);
 }
@@ -75,7 +82,9 @@ int server_fd_clamp(int want, int workers)
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
 		rl.rlim_cur =
 		    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		/* prlimit on ourselves: setrlimit would make musl signal every thread (there are
+		 * none yet) and link that machinery. */
+		if (prlimit(0, RLIMIT_NOFILE, &rl, 0) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
 			return want > 0 ? 0 : want;
 	}
 	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
@@ -368,9 +377,8 @@ static int dispatch(struct server *s, struct server_conn *c)
 	atomic_store(&c->st, CONN_BUSY);
 	pthread_mutex_lock(&s->mu);
 	ring_push(&s->jobs, (int)(c - s->conns));
-	if (s->idle_workers > 0)
-		pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+	sem_post(&s->work); /* a futex wake only when a worker sleeps */
 	return R_BUSY;
 }
 
@@ -624,10 +632,12 @@ static void say_close(struct buf *out)
 {
 	static const char line[] = "Connection: close\r\n";
 	const size_t n = sizeof line - 1;
-	char *end = memmem(out->p, out->len, "\r\n\r\n", 4);
+	char *end = 0;
+	for (size_t i = 0; i + 4 <= out->len && !end; i++)
+		if (!memcmp(out->p + i, "\r\n\r\n", 4))
+			end = out->p + i + 2;
 	if (!end || out->err || out->len + n > out->cap)
 		return;
-	end += 2;
 	memmove(end + n, end, out->len - (size_t)(end - out->p));
 	memcpy(end, line, n);
 	out->len += n;
@@ -676,18 +686,13 @@ static void *worker_main(void *arg)
 	struct server_worker *w = arg;
 	struct server *s = w->srv;
 	for (;;) {
+		while (sem_wait(&s->work) < 0) /* one count per job, and one per worker at stop */
+			;
 		pthread_mutex_lock(&s->mu);
-		while (s->jobs.count == 0 && !atomic_load(&s->stop)) {
-			s->idle_workers++;
-			pthread_cond_wait(&s->cv, &s->mu);
-			s->idle_workers--;
-		}
-		if (s->jobs.count == 0) {
-			pthread_mutex_unlock(&s->mu);
-			return 0;
-		}
-		int idx = ring_pop(&s->jobs);
+		int idx = s->jobs.count > 0 ? ring_pop(&s->jobs) : -1;
 		pthread_mutex_unlock(&s->mu);
+		if (idx < 0)
+			return 0;
 		work(w, &s->conns[idx]);
 	}
 }
@@ -889,7 +894,7 @@ int server_init(struct server *s, const struct server_opts *o, struct app *app,
 	s->conns = conns;
 	s->free_idx = free_idx;
 	s->conn_mem = conn_mem;
-	s->page = (size_t)sysconf(_SC_PAGESIZE);
+	s->page = page_size();
 	if (max_route_body < o->max_body)
 		max_route_body = o->max_body;
 	s->rcap = server_rbuf_size(max_route_body);
@@ -901,7 +906,7 @@ int server_init(struct server *s, const struct server_opts *o, struct app *app,
 	s->lfd = s->ep = s->evfd = s->sigfd = s->spare_fd = -1;
 	s->warned_full = s->warned_fd = -SERVER_WARN_EVERY_MS;
 	pthread_mutex_init(&s->mu, 0);
-	pthread_cond_init(&s->cv, 0);
+	sem_init(&s->work, 0, 0);
 	for (int i = o->max_conns - 1; i >= 0; i--)
 		free_idx[s->nfree++] = i;
 	buf_init(&e, s->refusal, sizeof s->refusal);
@@ -1069,10 +1074,9 @@ int server_step(struct server *s, int max_wait_ms)
 int server_finish(struct server *s)
 {
 	int cut = s->nconns > 0;
-	pthread_mutex_lock(&s->mu);
 	atomic_store(&s->stop, 1);
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < s->o.workers; i++)
+		sem_post(&s->work); /* each finds no job and returns */
 	if (cut)
 		return 1; /* workers may be mid-request; exiting cuts them short */
 	for (int i = 0; i < s->o.workers; i++)
