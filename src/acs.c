@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
@@ -566,45 +565,14 @@ struct io {
 
 static long io_write(struct io *io, const char *p, size_t n, int64_t deadline)
 {
-	if (io->tls)
-		return tls_write_all(io->tls, p, n, deadline);
-	size_t done = 0;
-	while (done < n) {
-		ssize_t k = send(io->fd, p + done, n - done, MSG_NOSIGNAL);
-		if (k > 0) {
-			done += (size_t)k;
-			continue;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc = sock_wait(io->fd, POLLOUT, deadline);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		return -ERR_IO;
-	}
-	return (long)n;
+	return io->tls ? tls_write_all(io->tls, p, n, deadline)
+	               : sock_write_all(io->fd, p, n, deadline);
 }
 
 /* Reads at least one byte; 0 at a clean end of stream. */
 static long io_read(struct io *io, char *p, size_t n, int64_t deadline)
 {
-	if (io->tls)
-		return tls_read(io->tls, p, n, deadline);
-	for (;;) {
-		ssize_t k = recv(io->fd, p, n, 0);
-		if (k >= 0)
-			return (long)k;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -ERR_IO;
-		int rc = sock_wait(io->fd, POLLIN, deadline);
-		if (rc < 0)
-			return rc;
-	}
+	return io->tls ? tls_read(io->tls, p, n, deadline) : sock_read(io->fd, p, n, deadline);
 }
 
 /*
@@ -619,50 +587,24 @@ static int tcp_connect(const char *host, uint16_t port, int64_t deadline, const 
 	int na = dns_resolve(host, port, addrs, DNS_MAX_ADDRS, deadline, why);
 	if (na <= 0)
 		return na == -ERR_TIMEOUT ? -ERR_TIMEOUT : -ERR_UPSTREAM_CONNECT;
-	int fd = -1, rc = -ERR_UPSTREAM_CONNECT;
 	*why = "connection refused";
 	for (int i = 0; i < na; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].ss;
-		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		int r = connect(fd, sa, addrs[i].len);
-		if (r < 0 && errno == EINPROGRESS) {
-			r = sock_wait(fd, POLLOUT, deadline);
-			if (r == -ERR_TIMEOUT) {
-				close(fd);
-				fd = -1;
-				rc = -ERR_TIMEOUT;
-				*why = "connect timed out";
-				break;
-			}
-			int e = 0;
-			socklen_t el = sizeof e;
-			if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
-				r = 0;
-			else
-				r = -1, errno = e;
+		int fd = sock_connect(sa, addrs[i].len, SOCK_STREAM, deadline);
+		if (fd == -ERR_TIMEOUT) {
+			*why = "connect timed out";
+			return -ERR_TIMEOUT;
 		}
-		if (r == 0) {
+		if (fd >= 0) {
 			int one = 1;
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-			rc = fd;
-			break;
+			return fd;
 		}
 		*why = errno == ECONNREFUSED                           ? "connection refused"
 		       : errno == ENETUNREACH || errno == EHOSTUNREACH ? "host unreachable"
 		                                                       : "connect failed";
-		close(fd);
-		fd = -1;
 	}
-	return rc;
-}
-
-/* A kept-alive connection the server has closed (or sent something unasked on) is readable. */
-static int peer_closed(int fd)
-{
-	struct pollfd pf = {fd, POLLIN, 0};
-	return poll(&pf, 1, 0) != 0;
+	return -ERR_UPSTREAM_CONNECT;
 }
 
 /* ---- one HTTP exchange ------------------------------------------------------------------------
@@ -891,7 +833,7 @@ static int ensure_conn(struct acs_worker *w, int64_t deadline, int *reused,
                        struct transport_result *r)
 {
 	const struct acs *a = w->a;
-	if (w->fd >= 0 && sock_now_ms() - w->idle_ms < ACS_IDLE_REUSE_MS && !peer_closed(w->fd) &&
+	if (w->fd >= 0 && sock_now_ms() - w->idle_ms < ACS_IDLE_REUSE_MS && !sock_readable(w->fd) &&
 	    !tls_pending(&w->tls)) {
 		*reused = 1;
 		return 0;
