@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "notify.h"
+#include "transport.h"
 
 /* Staging buffer for writing one message file; the message streams through it. 16 KiB keeps the
  * number of write(2) calls low for typical messages (a few KiB) without costing RSS. */
@@ -37,5 +38,11 @@ int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, 
 int outbox_status(struct outbox *o, const char *id);
 
 void outbox_close(struct outbox *o);
+
+/* The outbox behind transport.h (caps TRANSPORT_CAN_DELIVER): a send writes <id>.eml and has
+ * "Succeeded" once it returns (500 when the directory cannot be written); a status is
+ * "Succeeded" when the file exists, else not found. wctx of each worker: OUTBOX_WRITE_BUF
+ * bytes of staging memory. */
+void transport_outbox(struct transport *t, struct outbox *o);
 
 #endif

@@ -630,4 +630,5 @@ void transport_acs(struct transport *t, struct acs *a)
 	t->ctx = a;
 	t->send = acs_tsend;
 	t->status = acs_tstatus;
+	t->caps = TRANSPORT_CAN_DELIVER;
 }
