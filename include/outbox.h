@@ -37,6 +37,8 @@ int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, 
 /* 1 when <id>.eml exists, 0 when not, -ERR_OUTBOX on an I/O error. id MUST be a valid id. */
 int outbox_status(struct outbox *o, const char *id);
 
+/* Closes the directory (twice is harmless; later calls fail with -ERR_INTERNAL). Test seam:
+ * the service keeps its outbox open until the process exits; the tests close theirs. */
 void outbox_close(struct outbox *o);
 
 /* The outbox behind transport.h (caps TRANSPORT_CAN_DELIVER): a send writes <id>.eml and has

@@ -124,7 +124,8 @@ static void check_classify(int status, const struct acs_answer *a, int bearer, i
 	else
 		CHECK(r.retry_after_s == 0);
 	/* transient statuses stay retryable, unless error.code names a configuration fault (the
-	 * code wins over the status, acs-email-api.md 2.6); words in the message do not */
+	 * code wins over the status: "Send", "Responses", ErrorResponse); words in the message do
+	 * not */
 	if ((status >= 500 || status == 408) && strcmp(a->code, "DomainNotLinked") != 0 &&
 	    strcmp(a->code, "InvalidSenderUserName") != 0 && !strstr(a->code, "ApiVersion"))
 		CHECK(r.retryable == 1);
