@@ -753,9 +753,9 @@ static void try_server(struct lookup *lk, const struct dns_addr *srv, int64_t un
 				lk->fail = "no answer from the name server";
 			break;
 		}
-		ssize_t k = sock_recv(fd, lk->msg, DNS_MSG_MAX);
+		long k = sock_recv(fd, lk->msg, DNS_MSG_MAX);
 		if (k < 0) {
-			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			if (k == -ERR_PARTIAL)
 				continue;
 			lk->fail = errno == ECONNREFUSED
 			               ? "name server port closed (ICMP unreachable)"

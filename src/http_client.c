@@ -2,8 +2,6 @@
 #include "http_client.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
 
 #include "dns.h"
@@ -162,8 +160,7 @@ int http_client_connect(const char *host, uint16_t port, int64_t deadline, const
 			return -ERR_TIMEOUT;
 		}
 		if (fd >= 0) {
-			int one = 1;
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			sock_nodelay(fd);
 			return fd;
 		}
 		*why = errno == ECONNREFUSED                           ? "connection refused"

@@ -1,7 +1,10 @@
-/* sock.c: the clock, the waits, connect, reads and writes of sock.h. */
+/* sock.c: the clock, the waits, connect, accept, reads and writes of sock.h. */
 #include "sock.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <poll.h>
 #include <time.h>
@@ -10,17 +13,11 @@
 #include "err.h"
 
 /* see sock.h */
-int64_t sock_now_ns(void)
+int64_t sock_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* see sock.h */
-int64_t sock_now_ms(void)
-{
-	return sock_now_ns() / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* see sock.h */
@@ -40,6 +37,75 @@ int sock_wait(int fd, short events, int64_t deadline_ms)
 }
 
 /* see sock.h */
+int64_t sock_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* see sock.h */
+long sock_recv(int fd, void *p, size_t n)
+{
+	for (;;) {
+		ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
+		if (r >= 0)
+			return (long)r;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ERR_PARTIAL : -ERR_IO;
+	}
+}
+
+/* see sock.h */
+long sock_send(int fd, const void *p, size_t n)
+{
+	for (;;) {
+		ssize_t r = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (r >= 0)
+			return (long)r;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ERR_PARTIAL : -ERR_IO;
+	}
+}
+
+/* see sock.h */
+int sock_accept(int lfd)
+{
+	for (;;) {
+		int fd = accept4(lfd, 0, 0, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED: /* the client left before we took it: the next one */
+		case EPROTO:
+			continue;
+		case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+		case EWOULDBLOCK:
+#endif
+			return -ERR_PARTIAL;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			return -ERR_UNAVAILABLE;
+		default:
+			return -ERR_IO;
+		}
+	}
+}
+
+/* see sock.h */
+void sock_nodelay(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* see sock.h */
 int sock_readable(int fd)
 {
 	struct pollfd pf = {fd, POLLIN, 0};
@@ -53,7 +119,9 @@ int sock_connect(const struct sockaddr *sa, socklen_t len, int type, int64_t dea
 	if (fd < 0)
 		return -ERR_IO;
 	int r = connect(fd, sa, len), e = errno;
-	if (r < 0 && e == EINPROGRESS) {
+	if (r == 0)
+		return fd;
+	if (e == EINPROGRESS) {
 		r = sock_wait(fd, POLLOUT, deadline_ms);
 		if (r == -ERR_TIMEOUT) {
 			close(fd);
@@ -66,24 +134,10 @@ int sock_connect(const struct sockaddr *sa, socklen_t len, int type, int64_t dea
 			return fd;
 		if (e == 0)
 			e = EIO;
-	} else if (r == 0) {
-		return fd;
 	}
 	close(fd);
 	errno = e;
 	return -ERR_IO;
-}
-
-/* see sock.h */
-ssize_t sock_send(int fd, const void *p, size_t n)
-{
-	return send(fd, p, n, MSG_NOSIGNAL);
-}
-
-/* see sock.h */
-ssize_t sock_recv(int fd, void *p, size_t n)
-{
-	return recv(fd, p, n, 0);
 }
 
 /* see sock.h */
@@ -92,20 +146,16 @@ long sock_write_all(int fd, const void *p, size_t n, int64_t deadline_ms)
 	const char *s = p;
 	size_t done = 0;
 	while (done < n) {
-		ssize_t k = send(fd, s + done, n - done, MSG_NOSIGNAL);
+		long k = sock_send(fd, s + done, n - done);
 		if (k > 0) {
 			done += (size_t)k;
 			continue;
 		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc = sock_wait(fd, POLLOUT, deadline_ms);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		return -ERR_IO;
+		if (k != -ERR_PARTIAL)
+			return -ERR_IO;
+		int rc = sock_wait(fd, POLLOUT, deadline_ms);
+		if (rc < 0)
+			return rc;
 	}
 	return (long)n;
 }
@@ -114,13 +164,9 @@ long sock_write_all(int fd, const void *p, size_t n, int64_t deadline_ms)
 long sock_read(int fd, void *p, size_t n, int64_t deadline_ms)
 {
 	for (;;) {
-		ssize_t k = recv(fd, p, n, 0);
-		if (k >= 0)
-			return (long)k;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -ERR_IO;
+		long k = sock_recv(fd, p, n);
+		if (k != -ERR_PARTIAL)
+			return k;
 		int rc = sock_wait(fd, POLLIN, deadline_ms);
 		if (rc < 0)
 			return rc;

@@ -337,14 +337,12 @@ static int send_records(struct tls_client *c, int64_t deadline)
 {
 	size_t len;
 	unsigned char *p = br_ssl_engine_sendrec_buf(&c->cc.eng, &len);
-	ssize_t n = sock_send(c->fd, p, len);
+	long n = sock_send(c->fd, p, len);
 	if (n > 0) {
 		br_ssl_engine_sendrec_ack(&c->cc.eng, (size_t)n);
 		return 0;
 	}
-	if (n < 0 && errno == EINTR)
-		return 0;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (n == -ERR_PARTIAL)
 		return wait_fd(c, POLLOUT, deadline);
 	return fail(c, -ERR_IO, BR_ERR_IO);
 }
@@ -355,14 +353,12 @@ static int recv_records(struct tls_client *c, int64_t deadline)
 {
 	size_t len;
 	unsigned char *p = br_ssl_engine_recvrec_buf(&c->cc.eng, &len);
-	ssize_t n = sock_recv(c->fd, p, len);
+	long n = sock_recv(c->fd, p, len);
 	if (n > 0) {
 		br_ssl_engine_recvrec_ack(&c->cc.eng, (size_t)n);
 		return 0;
 	}
-	if (n < 0 && errno == EINTR)
-		return 0;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (n == -ERR_PARTIAL)
 		return wait_fd(c, POLLIN, deadline);
 	return fail(c, -ERR_IO, BR_ERR_IO);
 }
