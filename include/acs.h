@@ -1,29 +1,35 @@
 /*
  * acs.h: the Azure Communication Services (ACS) Email client, behind transport.h.
- * Reference: /work/shared/reference/acs-email-api.md (sections in brackets).
+ * The API: https://learn.microsoft.com/rest/api/communication/email/email (operations "Send"
+ * and "Get Send Result"):
  *
- *   POST /emails:send?api-version=V            [2]  body from the validated notify_msg
- *   GET  /emails/operations/<id>?api-version=V [3]  status of an operation
+ *   POST /emails:send?api-version=V             body from the validated notify_msg (acs_body.h)
+ *   GET  /emails/operations/<id>?api-version=V  status of an operation
  *
- * over our own HTTP/1.1 client (http.h) and TLS (tls.h), one kept-alive connection per worker,
- * authenticated by an HMAC-SHA256 signature (acs_auth.h, access key from the connection string)
- * or by a managed-identity bearer token [5.2] fetched over plain HTTP from IDENTITY_ENDPOINT and
- * cached in fixed memory until ACS_TOKEN_REFRESH_S before it expires.
+ * over our own HTTP/1.1 client (http_client.h) and TLS (tls.h), one kept-alive connection per
+ * worker, authenticated by an HMAC-SHA256 signature (acs_auth.h, access key from the
+ * connection string) or by a managed-identity bearer token (acs_token.h) fetched over plain
+ * HTTP from IDENTITY_ENDPOINT and cached in fixed memory until ACS_TOKEN_REFRESH_S before it
+ * expires. Answers are read and classified by acs_answer.h.
  *
  * Exactly-once: every send carries `Operation-Id: <id>` (the notification's id: random, or
  * derived from the Idempotency-Key) and every retry of it reuses that id and the same body bytes
- * (re-signed with a fresh date). ACS adopts the Operation-Id as the operation's id [2.2], so a
- * retry after a lost answer finds the first operation instead of creating a second e-mail. The
- * GA API versions have no repeatability-* headers (they existed only in 2021-10-01-preview
- * [2.2]); Operation-Id is the GA's way to make a POST repeatable.
+ * (re-signed with a fresh date). ACS adopts the Operation-Id as the operation's id ("Send",
+ * section "Request Header": Operation-Id), so a retry after a lost answer finds the first
+ * operation instead of creating a second e-mail. The GA API versions have no repeatability-*
+ * headers (they existed only in 2021-10-01-preview); Operation-Id is the GA's way to make a
+ * POST repeatable.
  *
- * Retries [7.3], within one total deadline: connection failures, timeouts, 408, 500, 502, 504
- * and malformed answers with capped exponential backoff and jitter; 429 and 503 wait for their
+ * Retries, within one total deadline: connection failures, timeouts, 408, 500, 502, 504 and
+ * malformed answers with capped exponential backoff and jitter; 429 and 503 wait for their
  * Retry-After when it fits before the deadline, else the caller gets 429/503 with Retry-After
- * (a throttled subscription must not hold a worker for minutes [8]); any other 4xx is final.
- * A kept-alive connection that turns out dead before any answer byte is re-opened at once,
- * without counting as an attempt [9]. TLS certificate and handshake failures are final (502
- * with BearSSL's reason): nothing is sent to a server we could not verify.
+ * (a throttled subscription must not hold a worker for minutes: the limits are per
+ * subscription and per hour,
+ * https://learn.microsoft.com/azure/communication-services/concepts/service-limits, section
+ * "Email", "Rate limits"); any other 4xx is final. A kept-alive connection that turns out dead
+ * before any answer byte is re-opened at once, without counting as an attempt (RFC 9112
+ * section 9.3.1 "Retrying Requests"). TLS certificate and handshake failures are final (502 with
+ * BearSSL's reason): nothing is sent to a server we could not verify.
  *
  * Memory: struct acs (process-wide, read-only after acs_init except the token cache under its
  * mutex) and struct acs_worker (one per worker, acs_worker_size() bytes) are the caller's.
@@ -41,7 +47,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acs_answer.h"
 #include "acs_auth.h"
+#include "acs_body.h"
+#include "acs_token.h"
 #include "http.h"
 #include "id.h"
 #include "json.h"
@@ -49,36 +58,19 @@
 #include "tls.h"
 #include "transport.h"
 
-/* The API version of the contract; 2025-09-01 is the other GA version [1.2]. */
+/* The API version of the issue's contract; 2025-09-01 is the other GA version (the
+ * api-version values of https://learn.microsoft.com/rest/api/communication/email/email). */
 #define ACS_API_VERSION_DEFAULT "2023-03-31"
 /* "YYYY-MM-DD" or "YYYY-MM-DD-preview" with room to spare. */
 #define ACS_API_VERSION_MAX 32
-
-/* Managed-identity access tokens are JWTs of 1.5-3 KB; claims-heavy tokens grow, 8 KiB is the
- * size Azure front ends accept for a whole header block, so a longer token could not be sent. */
-#define ACS_TOKEN_MAX 8192
-/* Refresh a cached token this long before expires_on, as azure-identity does (5 minutes). */
-#define ACS_TOKEN_REFRESH_S 300
-/* When a refresh fails, the cached token is still used while it has at least this long left:
- * a request signed with it must reach ACS before it expires. */
-#define ACS_TOKEN_MIN_LEFT_S 30
-/* IDENTITY_HEADER value (a GUID today) and AZURE_CLIENT_ID (a GUID) at most. */
-#define ACS_IDENTITY_SECRET_MAX 256
-/* The identity endpoint's request target: its own path and query (IDENTITY_ENDPOINT is at
- * most 1 KiB in the config table) plus the resource, api-version and client_id parameters. */
-#define ACS_IDENTITY_TARGET_MAX 1536
 
 /* Request head without the Authorization value: request line (about 90 bytes), Host, the fixed
  * fields and the HMAC lines (241 bytes), about 700 bytes; 2 KiB more than the longest token. */
 #define ACS_HEAD_MAX (ACS_TOKEN_MAX + 2048)
 
-/* JSON the body adds around the request's strings: per recipient `{"address":""},` (16 bytes)
- * x (50 + 10 reply-to), per attachment `{"name":"","contentType":"","contentInBase64":""},`
- * (52) x 10, the fixed members (about 150), the sender (254). Strings themselves never grow:
- * the request had to escape everything json_put_str escapes. */
-#define ACS_BODY_OVERHEAD 4096
-
-/* ACS refuses requests over 10 MB [2.4]; we refuse them first (413) instead of uploading them. */
+/* ACS refuses requests over 10 MB
+ * (https://learn.microsoft.com/azure/communication-services/concepts/service-limits, section
+ * "Email", "Size limits"); we refuse them first (413) instead of uploading them. */
 #define ACS_MAX_REQUEST (10 * 1000 * 1000)
 
 /* Response bytes kept: ACS answers are under 1 KB; error bodies with details a few KB. A longer
@@ -90,12 +82,6 @@
 /* Request target of a send or a status lookup: "/emails/operations/" (19 characters), an
  * operation id (ID_LEN), "?api-version=" (13) and the version, with room. */
 #define ACS_TARGET_MAX (40 + ID_LEN + ACS_API_VERSION_MAX)
-
-/* Operation id as ACS echoes it (a GUID, 36 characters, sometimes upper-case), with room. */
-#define ACS_ID_MAX 64
-/* Longest operation status and error message kept from an answer. */
-#define ACS_STATUS_MAX  32
-#define ACS_MESSAGE_MAX 160
 
 /* A kept-alive connection idle longer than this is closed and opened anew rather than reused:
  * Azure Front Door drops idle client connections after about 4 minutes; reusing one that is
@@ -157,15 +143,6 @@ struct acs_worker {
 	char req[];     /* ACS_HEAD_MAX bytes of head room, then the body */
 };
 
-/* What an ACS answer body said (EmailSendResult [2.5] or ErrorResponse [2.6]). */
-struct acs_answer {
-	char id[ACS_ID_MAX];
-	char status[ACS_STATUS_MAX];   /* "Running", "Succeeded", ...; "" when absent */
-	char code[TRANSPORT_CODE_MAX]; /* error.code; "" when absent or null */
-	char message[ACS_MESSAGE_MAX]; /* error.message, control characters replaced; or "" */
-	char target[NOTIFY_FIELD_MAX]; /* error.target (the property at fault); or "" */
-};
-
 /* Bytes of one struct acs_worker for request bodies of max_body bytes. */
 size_t acs_worker_size(size_t max_body);
 
@@ -192,41 +169,5 @@ void acs_worker_close(struct acs_worker *w);
 
 /* The transport over a (sends and statuses take the worker's struct acs_worker as wctx). */
 void transport_acs(struct transport *t, struct acs *a);
-
-/* ---- pure parts, exposed for unit tests and the fuzzer ----------------------------------------
- */
-
-/*
- * Writes the EmailMessage JSON [2.3] of m: senderAddress (m->from, else sender), content
- * (subject, plainText, html), recipients (to, cc, bcc as {"address"}), replyTo, attachments
- * ({"name","contentType","contentInBase64"}). Members with no value are left out. Errors are
- * b's (sticky).
- */
-void acs_email_json(struct buf *b, const struct notify_msg *m, const char *sender);
-
-/*
- * Reads an ACS answer body: EmailSendResult {"id","status","error"} or ErrorResponse {"error":
- * {"code","message","target",...}}, leniently (unknown members, nulls, and an empty body are
- * fine). Returns 0, or -ERR_JSON_SYNTAX / -ERR_JSON_TOO_COMPLEX for a body that is not JSON.
- */
-int acs_answer_parse(const char *body, size_t n, struct json_tok *tok, unsigned ntok,
-                     struct acs_answer *out);
-
-/*
- * Reads a managed-identity token answer [5.2]: access_token (copied into token[0..cap), cap >
- * its length) and expires_on (Unix seconds as a number or a numeric string), or, without it,
- * expires_in (seconds from now_unix). Returns the token length, or -ERR_FIELD_MISSING /
- * -ERR_FIELD_INVALID / -ERR_OVERFLOW / -ERR_JSON_SYNTAX.
- */
-long acs_token_parse(const char *body, size_t n, struct json_tok *tok, unsigned ntok,
-                     int64_t now_unix, char *token, size_t cap, int64_t *expires_on);
-
-/*
- * How to answer a final ACS error status (not 2xx): fills r (http_status, retryable, code,
- * detail with a one-line hint) from the status, the parsed body and whether the request used a
- * bearer token, and returns the -ERR_x to answer with.
- */
-int acs_classify(int status, const struct acs_answer *ans, int bearer, int retry_after_s,
-                 struct transport_result *r);
 
 #endif

@@ -1,6 +1,8 @@
 /*
  * acs_auth.h: Azure Communication Services (ACS) access-key authentication: the connection string
- * and the HMAC-SHA256 request signature (reference: acs-email-api.md section 4).
+ * and the HMAC-SHA256 request signature
+ * (https://learn.microsoft.com/azure/communication-services/tutorials/hmac-header-tutorial, "Sign
+ * an HTTP request": the string-to-sign, the content hash and the Authorization header).
  *
  * A signed request carries three headers computed here:
  *
@@ -107,6 +109,10 @@ int acs_auth_date(char out[ACS_DATE_LEN + 1], int64_t t);
 void acs_auth_content_hash(const void *body, size_t len, char out[ACS_B64_SHA256_LEN + 1]);
 
 /*
+ * Test seam (with acs_auth_signature): acs_auth_sign() builds the same string-to-sign from the
+ * same pieces and signs it with the same HMAC code; these two expose the steps so the unit tests
+ * can check them against the SDKs' published vectors one by one.
+ *
  * Appends the string-to-sign to b: method "\n" path_and_query "\n" date ";" host ";" content_hash.
  * All arguments are NUL-terminated and used verbatim: method upper-case ("GET", "POST"),
  * path_and_query exactly the request-target of the request line ("/emails:send?api-version=..."),
@@ -119,7 +125,7 @@ void acs_auth_string_to_sign(struct buf *b, const char *method, const char *path
 /*
  * Writes base64(HMAC-SHA256(key[0..key_len), msg[0..len))) into out, then a NUL. Any key length
  * works (keys longer than 64 bytes are hashed first, RFC 2104). The HMAC state derived from the
- * key is wiped before returning.
+ * key is wiped before returning. Test seam: see acs_auth_string_to_sign().
  */
 void acs_auth_signature(const void *key, size_t key_len, const void *msg, size_t len,
                         char out[ACS_B64_SHA256_LEN + 1]);

@@ -6,7 +6,9 @@
  *   GET|HEAD /                        200 {"status":"ready"}       readiness (Functions probe too)
  *   POST     /api/notification        202 {"id","status"}, Location: /api/notification/<id>
  *   GET|HEAD /api/notification/<id>   200 {"id","status"} or 404
- * and, for the Azure Functions host (payload mode; reference functions-and-terraform.md A.3),
+ * and, for the Azure Functions host (payload mode;
+ * https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers, sections "Request
+ * payload" and "Response payload"),
  *   POST /notification         the HTTP function: the request above inside the envelope; queued
  *                              mode validates, answers 202 and enqueues {"id","request"}
  *   POST /notification_worker  the queue function: sends a queued message under its id

@@ -40,9 +40,6 @@ void buf_putc(struct buf *b, char c);
 /* Decimal text of v. */
 void buf_put_u64(struct buf *b, uint64_t v);
 
-/* Lower-case hex of data[0..n), two digits a byte. */
-void buf_put_hex(struct buf *b, const void *data, size_t n);
-
 /* Memory mode: NUL-terminates the text (dropping its last byte when full) and returns b->p,
  * for one-line error messages written into caller buffers. cap MUST be > 0. */
 /* Appends err_errno_str(errnum), or "system error <n>" (err.h). */
@@ -56,7 +53,8 @@ int buf_flush(struct buf *b);
 /* Flushes in fd mode, then returns 0 or the sticky error (-ERR_OVERFLOW, -ERR_IO). */
 int buf_finish(struct buf *b);
 
-/* Bytes written in all: len + flushed. */
+/* Bytes written in all: len + flushed. Test seam: the service never needs the total (a message
+ * file's size is the file's); the tests check with it that an fd-mode buf wrote every byte. */
 size_t buf_total(const struct buf *b);
 
 #endif

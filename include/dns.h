@@ -155,9 +155,11 @@ int dns_resolve_with(const struct dns_conf *conf, const char *hosts_path, const 
                      const char **why);
 
 /*
- * Reads the resolv.conf file at path into c, as dns_parse_resolv_conf() reads text, through a
- * DNS_LINE_MAX buffer on the stack. Returns the number of name servers taken from the file, or
- * -ERR_NOT_FOUND when it cannot be opened (c then holds the defaults, server 127.0.0.1).
+ * Test seam: dns_resolve() reads /etc/resolv.conf with the same line reader into the lookup's
+ * own buffer; this reads a file of the test's. Reads the resolv.conf file at path into c, as
+ * dns_parse_resolv_conf() reads text, through a DNS_LINE_MAX buffer on the stack. Returns the
+ * number of name servers taken from the file, or -ERR_NOT_FOUND when it cannot be opened (c then
+ * holds the defaults, server 127.0.0.1).
  */
 int dns_load_conf(const char *path, struct dns_conf *c);
 
@@ -197,6 +199,8 @@ int dns_parse_answer(const unsigned char *msg, size_t len, uint16_t id, const ch
                      uint16_t qtype, struct dns_addr *out, int max, uint16_t port);
 
 /*
+ * Test seam: the line rules of dns_resolve()'s reading of /etc/resolv.conf (the same code),
+ * applied to text in memory for the unit tests and the fuzzer.
  * Parses resolv.conf text[0..len) into c (fully overwritten), as glibc reads it:
  *  - "nameserver <IPv4 or IPv6 address>[%<number>]": up to DNS_MAX_SERVERS, port 53; a value
  *    that is not such an address is skipped. None at all: 127.0.0.1;
@@ -212,6 +216,8 @@ int dns_parse_answer(const unsigned char *msg, size_t len, uint16_t id, const ch
 int dns_parse_resolv_conf(const char *text, size_t len, struct dns_conf *c);
 
 /*
+ * Test seam: the line rules of dns_resolve()'s reading of the hosts file (the same code),
+ * applied to text in memory for the unit tests and the fuzzer.
  * Looks name (text, case-insensitive, one final dot ignored) up in hosts text[0..len): lines
  * "<address> <canonical name> [aliases...]", '#' starts a comment. Every line that lists the
  * name adds its address (IPv4 or IPv6, %<number> allowed) with `port`, in file order, up to max;

@@ -145,6 +145,10 @@ int invoke_http_parse(const char *body, size_t len, const char *name, struct jso
  * cap is 0). Return 1 when found, 0 when absent (also: null, an empty array, no such map),
  * -ERR_OVERFLOW when the decoded value does not fit in cap (cap = the envelope's length always
  * does), -ERR_BAD_UTF8 when it holds a lone surrogate or \u0000 escape.
+ *
+ * Test seam: invoke_query. No route reads the query map (the routes take nothing from the query
+ * string), but the envelope's Query is parsed and checked like Headers and Params, so the tests
+ * and the fuzzer read it through this.
  */
 int invoke_query(const struct invoke_http *h, const char *name, char *out, size_t cap,
                  struct notify_str *val);
@@ -207,7 +211,8 @@ void invoke_out_http(struct invoke_out *o, const char *name, int status,
 /*
  * Adds the non-http output `name` (a queue output, e.g. "outMsg") whose value is text[0..len)
  * written as a JSON string, so the host stores exactly that text. Meant for JSON text. The host
- * Base64-decodes any string output that happens to be valid Base64 (reference A.3.2 rule 5), so
+ * Base64-decodes any string output that happens to be valid Base64 (the host does so in
+ * DefaultHttpWorkerService.cs of https://github.com/Azure/azure-functions-host), so
  * text made only of Base64 characters ('A'-'Z', 'a'-'z', '0'-'9', '+', '/', '=') and whitespace
  * - the empty text included - is refused with -ERR_INTERNAL; JSON objects and arrays never are.
  * Text that is not UTF-8 is refused with -ERR_BAD_UTF8.

@@ -59,7 +59,7 @@ void log_capture(struct buf *b);
 /* Writes "time" of now into b as an RFC 3339 string with milliseconds (no quotes). */
 void log_put_time(struct buf *b);
 
-/* Monotonic clock in nanoseconds, for latencies. */
+/* Monotonic clock in nanoseconds, for latencies: sock_now_ns() of sock.h, the one clock. */
 int64_t log_now_ns(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "notify.h"
+#include "transport.h"
 
 /* Staging buffer for writing one message file; the message streams through it. 16 KiB keeps the
  * number of write(2) calls low for typical messages (a few KiB) without costing RSS. */
@@ -36,6 +37,14 @@ int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, 
 /* 1 when <id>.eml exists, 0 when not, -ERR_OUTBOX on an I/O error. id MUST be a valid id. */
 int outbox_status(struct outbox *o, const char *id);
 
+/* Closes the directory (twice is harmless; later calls fail with -ERR_INTERNAL). Test seam:
+ * the service keeps its outbox open until the process exits; the tests close theirs. */
 void outbox_close(struct outbox *o);
+
+/* The outbox behind transport.h (caps TRANSPORT_CAN_DELIVER): a send writes <id>.eml and has
+ * "Succeeded" once it returns (500 when the directory cannot be written); a status is
+ * "Succeeded" when the file exists, else not found. wctx of each worker: OUTBOX_WRITE_BUF
+ * bytes of staging memory. */
+void transport_outbox(struct transport *t, struct outbox *o);
 
 #endif

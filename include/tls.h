@@ -2,7 +2,8 @@
  * tls.h: the TLS 1.2 client (BearSSL) the ACS transport talks through, on a socket the caller
  * has connected. One profile: TLS 1.2 only; ECDHE with ECDSA or RSA certificates; AES-128-GCM
  * and AES-256-GCM; SHA-256/SHA-384; i31/m31 big-integer and curve code. That covers Azure Front
- * Door (ECDHE-RSA-AES-GCM, reference acs-email-api.md 6.1) and nothing we do not use.
+ * Door (ECDHE-RSA-AES-GCM: https://learn.microsoft.com/azure/frontdoor/end-to-end-tls, section
+ * "Supported cipher suites") and nothing we do not use.
  *
  * Trust: the compiled-in anchors (the PEM files in certs/ through tools/ta2c, certs/README.md),
  * plus optional extra anchors parsed once at start-up from a PEM file (NOTIFY_CA_FILE: tests,

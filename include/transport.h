@@ -1,8 +1,10 @@
 /*
  * transport.h: the one small interface between the notification logic (validation,
- * idempotency, answers) and whatever delivers the mail. The outbox (a directory of .eml files)
- * and ACS (Azure Communication Services Email) sit behind the same two functions, so app.c
- * never knows which one it drives.
+ * idempotency, answers) and whatever delivers the mail. The outbox (a directory of .eml files,
+ * outbox.h: transport_outbox) and ACS (Azure Communication Services Email, acs.h:
+ * transport_acs) sit behind the same two functions, so app.c never knows which one it drives;
+ * what a transport can do, app.c learns from its capability flags, never from its name. This
+ * file holds the interface and the trivial "unconfigured" transport only.
  *
  * A transport has process-wide state (ctx) and per-worker state (wctx): each worker passes its
  * own wctx (the outbox's staging buffer, later a kept-alive TLS connection), so no lock is held
@@ -37,8 +39,15 @@ struct transport_result {
 	char detail[TRANSPORT_DETAIL_MAX];
 };
 
+/* Capability flags of struct transport.caps. */
+enum transport_cap {
+	/* It can deliver at all. Without it every send fails (the unconfigured transport), so a
+	 * queued flow must not accept a message for later delivery. */
+	TRANSPORT_CAN_DELIVER = 1,
+};
+
 struct transport {
-	const char *name; /* "outbox" or "acs", for logs and answers */
+	const char *name; /* "outbox", "acs" or "none", for logs only */
 	void *ctx;
 	/* Delivers msg under operation id `id` (36-character UUID). The same id MUST never
 	 * deliver twice. Returns 0 (r->state set) or -ERR_x (r->http_status, r->detail set). */
@@ -47,14 +56,10 @@ struct transport {
 	/* The state of operation `id`. Returns 0 (r->state set), -ERR_NOT_FOUND, or another
 	 * -ERR_x with r->http_status and r->detail. */
 	int (*status)(void *ctx, void *wctx, const char *id, struct transport_result *r);
+	unsigned caps; /* enum transport_cap flags */
 };
 
-struct outbox;
-
-/* The outbox behind the interface. wctx of each worker: OUTBOX_WRITE_BUF bytes. */
-void transport_outbox(struct transport *t, struct outbox *o);
-
-/* No transport: every send and status answers 503 not-configured with `detail` (a static
+/* No transport (caps 0): every send and status answers 503 not-configured with `detail` (a static
  * string saying what to set). Used under the Functions host when ACS is not configured, so the
  * service never pretends to send. */
 void transport_unconfigured(struct transport *t, const char *detail);

@@ -1,374 +1,30 @@
 /*
- * acs.c: the ACS Email client of acs.h: body, answers, retries, the managed-identity token, and
- * the HTTP/1.1 exchange over TLS (or plain TCP for the identity endpoint).
+ * acs.c: the ACS Email client of acs.h: start-up, the worker's TLS connection, one attempt
+ * through the HTTP client (http_client.h), the retries, and the transport adapter. The body
+ * is acs_body.c's, the answers acs_answer.c's, the managed-identity token acs_token.c's.
  */
 #include "acs.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "dns.h"
 #include "err.h"
-#include "sock.h"
+#include "http_client.h"
 #include "id.h"
 #include "log.h"
+#include "sock.h"
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
-/* The managed-identity resource of ACS [5.1] and the token API version [5.2]. */
+/* The managed-identity resource of ACS and the token API version: "resource" and "api-version"
+ * of https://learn.microsoft.com/azure/app-service/overview-managed-identity, section "REST
+ * endpoint reference" (ACS's resource is https://communication.azure.com/). */
 static const char identity_query[] =
     "resource=https%3A%2F%2Fcommunication.azure.com%2F&api-version=2019-08-01";
-
-static void copy_str(char *dst, size_t cap, const char *s, size_t n)
-{
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, s, n);
-	dst[n] = 0;
-}
-
-/* Length of the longest prefix of s[0..n) that ends on a UTF-8 character boundary (s is
- * valid UTF-8 cut anywhere). */
-static size_t utf8_prefix(const char *s, size_t n)
-{
-	size_t k = n;
-	while (k > 0 && ((unsigned char)s[k - 1] & 0xC0) == 0x80)
-		k--; /* continuation bytes of the last character */
-	if (k == 0)
-		return 0;
-	unsigned char lead = (unsigned char)s[k - 1];
-	size_t need = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-	return n - (k - 1) >= need ? n : k - 1;
-}
-
-/* Writes one detail line into r->detail: a, then b, then c. When the three do not fit, b (the
- * service's own words) is shortened, on a character boundary, so the hint in c survives. */
-static void detail(struct transport_result *r, const char *a, const char *b, const char *c)
-{
-	size_t cap = sizeof r->detail - 1, la = strlen(a), lb = b ? strlen(b) : 0;
-	size_t lc = c ? strlen(c) : 0;
-	if (la + lb + lc > cap)
-		lb = la + lc >= cap ? 0 : utf8_prefix(b, cap - la - lc);
-	struct buf d;
-	buf_init(&d, r->detail, sizeof r->detail);
-	buf_puts(&d, a);
-	buf_append(&d, b, lb);
-	if (c)
-		buf_puts(&d, c);
-	size_t n = d.len < cap ? d.len : cap;
-	r->detail[utf8_prefix(r->detail, n)] =
-	    0; /* a or c alone too long: cut between characters */
-}
-
-/* ---- the EmailMessage body [2.3] ------------------------------------------------------------- */
-
-static void put_key(struct buf *b, const char *key)
-{
-	buf_putc(b, '"');
-	buf_puts(b, key);
-	buf_puts(b, "\":");
-}
-
-static void put_addresses(struct buf *b, const char *key, const struct notify_str *a, unsigned n)
-{
-	put_key(b, key);
-	buf_putc(b, '[');
-	for (unsigned i = 0; i < n; i++) {
-		buf_puts(b, i ? ",{\"address\":" : "{\"address\":");
-		json_put_str(b, a[i].p, a[i].len);
-		buf_putc(b, '}');
-	}
-	buf_putc(b, ']');
-}
-
-/* see acs.h */
-void acs_email_json(struct buf *b, const struct notify_msg *m, const char *sender)
-{
-	buf_puts(b, "{\"senderAddress\":");
-	if (m->from.len)
-		json_put_str(b, m->from.p, m->from.len);
-	else
-		json_put_cstr(b, sender);
-	buf_puts(b, ",\"content\":{\"subject\":");
-	json_put_str(b, m->subject.p, m->subject.len);
-	if (m->text.len) {
-		buf_puts(b, ",\"plainText\":");
-		json_put_str(b, m->text.p, m->text.len);
-	}
-	if (m->html.len) {
-		buf_puts(b, ",\"html\":");
-		json_put_str(b, m->html.p, m->html.len);
-	}
-	buf_puts(b, "},\"recipients\":{");
-	put_addresses(b, "to", m->to, m->n_to);
-	if (m->n_cc) {
-		buf_putc(b, ',');
-		put_addresses(b, "cc", m->cc, m->n_cc);
-	}
-	if (m->n_bcc) {
-		buf_putc(b, ',');
-		put_addresses(b, "bcc", m->bcc, m->n_bcc);
-	}
-	buf_putc(b, '}');
-	if (m->n_reply_to) {
-		buf_putc(b, ',');
-		put_addresses(b, "replyTo", m->reply_to, m->n_reply_to);
-	}
-	if (m->n_att) {
-		buf_puts(b, ",\"attachments\":[");
-		for (unsigned i = 0; i < m->n_att; i++) {
-			const struct notify_attachment *at = &m->att[i];
-			buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-			json_put_str(b, at->name.p, at->name.len);
-			buf_puts(b, ",\"contentType\":");
-			json_put_str(b, at->content_type.p, at->content_type.len);
-			buf_puts(b, ",\"contentInBase64\":");
-			json_put_str(b, at->content_base64.p, at->content_base64.len);
-			buf_putc(b, '}');
-		}
-		buf_putc(b, ']');
-	}
-	buf_putc(b, '}');
-}
-
-/* ---- answers ----------------------------------------------------------------------------------
- */
-
-/* Copies string token t decoded into out, cut to cap - 1 bytes between characters; control
- * characters (C0, DEL, C1) and the Unicode line and paragraph separators become spaces, so a
- * message can go into one log line or one detail line. */
-static void take_str(const char *js, const struct json_tok *t, char *out, size_t cap)
-{
-	out[0] = 0;
-	if (t->type != JSON_STRING)
-		return;
-	/* Decode at most sizeof tmp raw bytes, cut before any escape or UTF-8 sequence that the
-	 * limit would split (a split escape or surrogate pair would not decode). An escape takes
-	 * up to 6 raw bytes per decoded byte (\u0001), so 6 x the kept length always fills out. */
-	char tmp[ACS_MESSAGE_MAX * 6];
-	int end = t->start;
-	while (end < t->end) {
-		int len = 1;
-		unsigned char c = (unsigned char)js[end];
-		if (c == '\\') {
-			len = js[end + 1] != 'u' ? 2 : 6;
-			if (len == 6 && end + 3 < t->end &&
-			    (js[end + 2] == 'd' || js[end + 2] == 'D') &&
-			    strchr("89abAB", js[end + 3]))
-				len = 12; /* a high surrogate: the pair goes whole */
-		} else if (c >= 0xF0) {
-			len = 4;
-		} else if (c >= 0xE0) {
-			len = 3;
-		} else if (c >= 0xC0) {
-			len = 2;
-		}
-		if (end + len > t->end || end + len - t->start > (int)sizeof tmp)
-			break;
-		end += len;
-	}
-	const struct json_tok cut = {t->type, t->start, end, t->size};
-	long n = json_str_decode(js, &cut, tmp, sizeof tmp);
-	if (n < 0)
-		n = 0;
-	size_t k = utf8_prefix(tmp, (size_t)n < cap ? (size_t)n : cap - 1);
-	for (size_t i = 0; i < k; i++) {
-		unsigned char c = (unsigned char)tmp[i];
-		out[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-		if (c == 0xC2 && i + 1 < k && (unsigned char)tmp[i + 1] < 0xA0) /* U+0080-U+009F */
-			out[i] = ' ', out[++i] = ' ';
-		else if (c == 0xE2 && i + 2 < k && (unsigned char)tmp[i + 1] == 0x80 &&
-		         ((unsigned char)tmp[i + 2] == 0xA8 || (unsigned char)tmp[i + 2] == 0xA9))
-			out[i] = ' ', out[++i] = ' ', out[++i] = ' '; /* U+2028, U+2029 */
-	}
-	out[k] = 0;
-}
-
-/* see acs.h */
-int acs_answer_parse(const char *body, size_t n, struct json_tok *tok, unsigned ntok,
-                     struct acs_answer *out)
-{
-	memset(out, 0, sizeof *out);
-	size_t i = 0;
-	while (i < n && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
-		i++;
-	if (i == n)
-		return 0; /* empty: the status line and x-ms-error-code have to do */
-	int nt = json_parse(body, n, tok, ntok);
-	if (nt < 0)
-		return nt == -ERR_JSON_TOO_COMPLEX ? nt : -ERR_JSON_SYNTAX;
-	int v;
-	if ((v = json_member(body, tok, nt, 0, "id")) > 0)
-		take_str(body, &tok[v], out->id, sizeof out->id);
-	if ((v = json_member(body, tok, nt, 0, "status")) > 0)
-		take_str(body, &tok[v], out->status, sizeof out->status);
-	int e = json_member(body, tok, nt, 0, "error");
-	if (e > 0 && tok[e].type == JSON_OBJECT) {
-		if ((v = json_member(body, tok, nt, e, "code")) > 0)
-			take_str(body, &tok[v], out->code, sizeof out->code);
-		if ((v = json_member(body, tok, nt, e, "message")) > 0)
-			take_str(body, &tok[v], out->message, sizeof out->message);
-		if ((v = json_member(body, tok, nt, e, "target")) > 0)
-			take_str(body, &tok[v], out->target, sizeof out->target);
-	}
-	return 0;
-}
-
-/* Reads a JSON number or numeric string token as a non-negative integer. */
-static int take_int(const char *js, const struct json_tok *t, int64_t *out)
-{
-	if (t->type != JSON_STRING && t->type != JSON_PRIMITIVE)
-		return -1;
-	int64_t v = 0;
-	int digits = 0;
-	for (int i = t->start; i < t->end; i++) {
-		char c = js[i];
-		if (c == '.' && t->type == JSON_PRIMITIVE && digits)
-			break; /* 1586984735.0: whole seconds are enough */
-		if (c < '0' || c > '9' || digits >= 12)
-			return -1;
-		v = v * 10 + (c - '0');
-		digits++;
-	}
-	if (!digits)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* see acs.h */
-long acs_token_parse(const char *body, size_t n, struct json_tok *tok, unsigned ntok,
-                     int64_t now_unix, char *token, size_t cap, int64_t *expires_on)
-{
-	int nt = json_parse(body, n, tok, ntok);
-	if (nt < 0)
-		return -ERR_JSON_SYNTAX;
-	int v = json_member(body, tok, nt, 0, "access_token");
-	if (v < 0)
-		return -ERR_FIELD_MISSING;
-	if (tok[v].type != JSON_STRING || tok[v].end == tok[v].start)
-		return -ERR_FIELD_INVALID;
-	long len = json_str_decode(body, &tok[v], token, cap - 1);
-	if (len < 0)
-		return len == -ERR_OVERFLOW ? -ERR_OVERFLOW : -ERR_FIELD_INVALID;
-	for (long i = 0; i < len; i++) /* a header value: visible ASCII only (JWTs are base64url) */
-		if ((unsigned char)token[i] <= 0x20 || (unsigned char)token[i] >= 0x7f)
-			return -ERR_FIELD_INVALID;
-	token[len] = 0;
-	int64_t t;
-	if ((v = json_member(body, tok, nt, 0, "expires_on")) > 0 &&
-	    take_int(body, &tok[v], &t) == 0)
-		*expires_on = t;
-	else if ((v = json_member(body, tok, nt, 0, "expires_in")) > 0 &&
-	         take_int(body, &tok[v], &t) == 0)
-		*expires_on = now_unix + t;
-	else
-		return -ERR_FIELD_MISSING;
-	return len;
-}
-
-/* see acs.h */
-int acs_classify(int status, const struct acs_answer *ans, int bearer, int retry_after_s,
-                 struct transport_result *r)
-{
-	const char *code = ans->code;
-	const char *msg = ans->message[0] ? ans->message : http_reason(status);
-	copy_str(r->code, sizeof r->code, code, strlen(code));
-	r->retry_after_s = 0;
-	r->retryable = 0;
-	if (!strcmp(code, "DomainNotLinked")) {
-		r->http_status = 502;
-		detail(r,
-		       "DomainNotLinked: the sender's domain is not linked to this Communication "
-		       "Services resource; connect the e-mail domain (Email > Domains > Connect)",
-		       0, 0);
-		return -ERR_ACS_CONFIG;
-	}
-	if ((status == 400 || status == 404) &&
-	    (strstr(code, "ApiVersion") || strstr(ans->message, "api-version"))) {
-		r->http_status = 502;
-		detail(r, "ACS refused the api-version (", msg,
-		       "); set ACS_API_VERSION to 2023-03-31 or 2025-09-01");
-		return -ERR_ACS_CONFIG;
-	}
-	if (!strcmp(code, "InvalidSenderUserName") ||
-	    (status == 400 && !strcmp(ans->target, "senderAddress")) ||
-	    (status == 400 && strstr(ans->message, "'senderAddress'"))) {
-		r->http_status = 502;
-		detail(r, "sender address refused (", msg,
-		       "); EMAIL_SENDER must be a bare MailFrom address of a linked domain");
-		return -ERR_ACS_CONFIG;
-	}
-	switch (status) {
-	case 401:
-		r->http_status = 502;
-		r->retryable = 1; /* a key or role fixed later: the queue keeps the message */
-		detail(r,
-		       bearer ? "ACS refused the managed-identity token ("
-		              : "ACS refused the signature (",
-		       msg,
-		       bearer ? "); check ACS_ENDPOINT"
-		              : "); check the connection string (endpoint and "
-		                "access key) and the system clock");
-		return -ERR_ACS_CONFIG;
-	case 403:
-		r->http_status = 502;
-		r->retryable = 1; /* a new role assignment can take hours to reach tokens [5.2] */
-		detail(r, "ACS denied the request (", msg,
-		       bearer
-		           ? "); the managed identity lacks a role on the Communication Services "
-		             "resource (Communication and Email Service Owner)"
-		           : ")");
-		return -ERR_ACS_CONFIG;
-	case 404:
-		r->http_status = 502;
-		detail(r, "ACS answered 404 (", msg, "); check ACS_ENDPOINT and the api-version");
-		return -ERR_ACS_CONFIG;
-	case 413:
-		r->http_status = 413;
-		detail(r, "ACS refused the message as too large (", msg,
-		       "); the whole request, attachments included, must stay under 10 MB");
-		return -ERR_BODY_TOO_LARGE;
-	case 429:
-		r->http_status = 429;
-		r->retryable = 1;
-		r->retry_after_s = retry_after_s > 0 ? retry_after_s : 60;
-		detail(r,
-		       "ACS throttled this subscription; retry later (Azure-managed domains allow "
-		       "5 e-mails a minute and 10 an hour; a verified custom domain allows more)",
-		       0, 0);
-		return -ERR_ACS_THROTTLED;
-	case 503:
-		r->http_status = 503;
-		r->retryable = 1;
-		r->retry_after_s = retry_after_s > 0 ? retry_after_s : 30;
-		detail(r, "ACS is unavailable (", msg, "); retry later");
-		return -ERR_UPSTREAM_UNAVAILABLE;
-	}
-	if (status == 408 || status >= 500) {
-		r->http_status = status == 504 || status == 408 ? 504 : 502;
-		r->retryable = 1;
-		detail(r, "ACS kept failing (", msg, ")");
-		return status == 504 || status == 408 ? -ERR_UPSTREAM_TIMEOUT : -ERR_UPSTREAM;
-	}
-	/* 400 and the other 4xx: the message itself was refused; show ACS's words. */
-	r->http_status = 422;
-	detail(r, "ACS rejected the message: ", msg, 0);
-	return -ERR_ACS_REJECTED;
-}
-
-/* ---- start-up ---------------------------------------------------------------------------------
- */
 
 static int fail_setup(char *err, size_t cap, const char *a, const char *b)
 {
@@ -555,332 +211,21 @@ void acs_worker_close(struct acs_worker *w)
 	w->fd = -1;
 }
 
-/* ---- sockets ----------------------------------------------------------------------------------
- */
+/* ---- the worker's TLS connection behind http_client.h ------------------------------------- */
 
-/* The byte stream of one exchange: TLS on the worker's connection, or plain TCP. */
-struct io {
-	int fd;
-	struct tls_client *tls; /* NULL: plain */
-};
-
-static long io_write(struct io *io, const char *p, size_t n, int64_t deadline)
+static long tls_io_read(void *ctx, char *p, size_t n, int64_t deadline)
 {
-	if (io->tls)
-		return tls_write_all(io->tls, p, n, deadline);
-	size_t done = 0;
-	while (done < n) {
-		ssize_t k = send(io->fd, p + done, n - done, MSG_NOSIGNAL);
-		if (k > 0) {
-			done += (size_t)k;
-			continue;
-		}
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc = sock_wait(io->fd, POLLOUT, deadline);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		return -ERR_IO;
-	}
-	return (long)n;
+	return tls_read(ctx, p, n, deadline);
 }
 
-/* Reads at least one byte; 0 at a clean end of stream. */
-static long io_read(struct io *io, char *p, size_t n, int64_t deadline)
+static long tls_io_write(void *ctx, const char *p, size_t n, int64_t deadline)
 {
-	if (io->tls)
-		return tls_read(io->tls, p, n, deadline);
-	for (;;) {
-		ssize_t k = recv(io->fd, p, n, 0);
-		if (k >= 0)
-			return (long)k;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -ERR_IO;
-		int rc = sock_wait(io->fd, POLLIN, deadline);
-		if (rc < 0)
-			return rc;
-	}
+	return tls_write_all(ctx, p, n, deadline);
 }
 
-/*
- * Opens a TCP connection to host:port (every address dns_resolve gives, IPv4 first, then IPv6)
- * before the deadline. Returns the non-blocking socket, or -ERR_UPSTREAM_CONNECT /
- * -ERR_TIMEOUT with the reason in why. The name is resolved anew for every connection, so a
- * moved endpoint is followed.
- */
-static int tcp_connect(const char *host, uint16_t port, int64_t deadline, const char **why)
+static int tls_io_pending(void *ctx)
 {
-	struct dns_addr addrs[DNS_MAX_ADDRS];
-	int na = dns_resolve(host, port, addrs, DNS_MAX_ADDRS, deadline, why);
-	if (na <= 0)
-		return na == -ERR_TIMEOUT ? -ERR_TIMEOUT : -ERR_UPSTREAM_CONNECT;
-	int fd = -1, rc = -ERR_UPSTREAM_CONNECT;
-	*why = "connection refused";
-	for (int i = 0; i < na; i++) {
-		const struct sockaddr *sa = (const struct sockaddr *)&addrs[i].ss;
-		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		int r = connect(fd, sa, addrs[i].len);
-		if (r < 0 && errno == EINPROGRESS) {
-			r = sock_wait(fd, POLLOUT, deadline);
-			if (r == -ERR_TIMEOUT) {
-				close(fd);
-				fd = -1;
-				rc = -ERR_TIMEOUT;
-				*why = "connect timed out";
-				break;
-			}
-			int e = 0;
-			socklen_t el = sizeof e;
-			if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
-				r = 0;
-			else
-				r = -1, errno = e;
-		}
-		if (r == 0) {
-			int one = 1;
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-			rc = fd;
-			break;
-		}
-		*why = errno == ECONNREFUSED                           ? "connection refused"
-		       : errno == ENETUNREACH || errno == EHOSTUNREACH ? "host unreachable"
-		                                                       : "connect failed";
-		close(fd);
-		fd = -1;
-	}
-	return rc;
-}
-
-/* A kept-alive connection the server has closed (or sent something unasked on) is readable. */
-static int peer_closed(int fd)
-{
-	struct pollfd pf = {fd, POLLIN, 0};
-	return poll(&pf, 1, 0) != 0;
-}
-
-/* ---- one HTTP exchange ------------------------------------------------------------------------
- */
-
-struct reply {
-	struct http_response res;
-	int status;
-	const char *body;
-	size_t body_len;
-	int keep_alive;
-	int got;         /* 1 once any answer byte arrived */
-	int retry_after; /* seconds, -1 when none */
-};
-
-/*
- * Reads one response into buf[0..cap) (head, then the body de-chunked in place). Returns 0, or
- * -ERR_IO / -ERR_TIMEOUT / -ERR_INTERNAL (TLS) from the stream, or -ERR_UPSTREAM_BAD_RESPONSE.
- */
-static int read_reply(struct io *io, char *buf, size_t cap, struct http_header *hdr,
-                      struct reply *rp, int64_t deadline)
-{
-	size_t len = 0, off = 0, hl;
-	long n;
-	int rc;
-	rp->got = 0;
-	rp->retry_after = -1;
-	for (;;) {
-		if (len < cap) {
-			n = io_read(io, buf + len, cap - len, deadline);
-			if (n == 0)
-				return rp->got ? -ERR_UPSTREAM_BAD_RESPONSE : -ERR_IO;
-			if (n < 0)
-				return (int)n;
-			rp->got = 1;
-			len += (size_t)n;
-		}
-		for (;;) {
-			rc = http_response_parse(buf + off, len - off, &rp->res, hdr,
-			                         HTTP_MAX_HEADERS, 0);
-			if (rc < 0 || rp->res.status >= 200 || rp->res.status == 101)
-				break;
-			off += (size_t)rc; /* 1xx interim answer: drop it */
-		}
-		if (rc == -ERR_PARTIAL && len < cap)
-			continue;
-		if (rc < 0 || rp->res.status == 101)
-			return -ERR_UPSTREAM_BAD_RESPONSE;
-		hl = off + (size_t)rc;
-		break;
-	}
-	struct http_framing f;
-	if (http_response_framing(&rp->res, 0, &f) < 0)
-		return -ERR_UPSTREAM_BAD_RESPONSE;
-	rp->status = rp->res.status;
-	rp->keep_alive = f.keep_alive;
-	rp->body = buf + hl;
-	switch (f.body) {
-	case HTTP_BODY_NONE:
-		rp->body_len = 0;
-		return len == hl ? 0 : -ERR_UPSTREAM_BAD_RESPONSE;
-	case HTTP_BODY_LENGTH:
-		if (f.content_length > cap - hl)
-			return -ERR_UPSTREAM_BAD_RESPONSE;
-		while (len < hl + f.content_length) {
-			n = io_read(io, buf + len, hl + f.content_length - len, deadline);
-			if (n <= 0)
-				return n == 0 ? -ERR_UPSTREAM_BAD_RESPONSE : (int)n;
-			len += (size_t)n;
-		}
-		if (len != hl + f.content_length)
-			return -ERR_UPSTREAM_BAD_RESPONSE; /* bytes after the answer: not ours */
-		rp->body_len = f.content_length;
-		return 0;
-	case HTTP_BODY_CHUNKED: {
-		struct http_chunked d;
-		size_t done = 0, raw = len - hl; /* decoded bytes, then raw bytes after them */
-		http_chunked_init(&d);
-		for (;;) {
-			size_t k = raw;
-			rc = http_chunked_decode(&d, buf + hl + done, &k);
-			if (rc >= 0) {
-				if (rc > 0)
-					return -ERR_UPSTREAM_BAD_RESPONSE;
-				rp->body_len = done + k;
-				return 0;
-			}
-			if (rc != -ERR_PARTIAL)
-				return -ERR_UPSTREAM_BAD_RESPONSE;
-			done += k;
-			if (hl + done >= cap)
-				return -ERR_UPSTREAM_BAD_RESPONSE;
-			n = io_read(io, buf + hl + done, cap - hl - done, deadline);
-			if (n <= 0)
-				return n == 0 ? -ERR_UPSTREAM_BAD_RESPONSE : (int)n;
-			raw = (size_t)n;
-		}
-	}
-	case HTTP_BODY_UNTIL_CLOSE:
-		for (;;) {
-			if (len >= cap)
-				return -ERR_UPSTREAM_BAD_RESPONSE;
-			n = io_read(io, buf + len, cap - len, deadline);
-			if (n == 0)
-				break;
-			if (n < 0)
-				return (int)n;
-			len += (size_t)n;
-		}
-		rp->body_len = len - hl;
-		rp->keep_alive = 0;
-		return 0;
-	}
-	return -ERR_UPSTREAM_BAD_RESPONSE;
-}
-
-/* ---- the managed-identity token [5.2] ---------------------------------------------------------
- */
-
-/* Fetches a token into the cache; a->mu held. Returns 0 or -ERR_IDENTITY (detail in r). */
-static int fetch_token(struct acs *a, struct acs_worker *w, int64_t deadline,
-                       struct transport_result *r)
-{
-	const char *why = 0;
-	int fd = tcp_connect(a->id_host, a->id_port, deadline, &why);
-	if (fd < 0) {
-		detail(r, "identity endpoint: ", why, 0);
-		return -ERR_IDENTITY;
-	}
-	struct io io = {fd, 0};
-	struct buf b;
-	buf_init(&b, w->resp, sizeof w->resp);
-	http_request_head(&b, "GET", a->id_target, a->id_authority);
-	http_header_line(&b, "X-IDENTITY-HEADER", a->id_header, strlen(a->id_header));
-	buf_puts(&b, "Accept: application/json\r\nConnection: close\r\n\r\n");
-	struct reply rp;
-	int rc = b.err ? -ERR_INTERNAL : (int)io_write(&io, b.p, b.len, deadline);
-	if (rc >= 0)
-		rc = read_reply(&io, w->resp, sizeof w->resp, w->hdr, &rp, deadline);
-	close(fd);
-	if (rc < 0) {
-		memset(w->resp, 0, sizeof w->resp); /* the request held IDENTITY_HEADER */
-		detail(r, "identity endpoint: ",
-		       rc == -ERR_TIMEOUT ? "no answer in time" : "malformed or cut answer", 0);
-		return -ERR_IDENTITY;
-	}
-	if (rp.status != 200) {
-		memset(w->resp, 0, sizeof w->resp);
-		char st[sizeof "599"]; /* a status: 3 digits */
-		struct buf sb;
-		buf_init(&sb, st, sizeof st);
-		buf_put_u64(&sb, (uint64_t)rp.status);
-		buf_cstr(&sb);
-		detail(r, "identity endpoint answered HTTP ", st,
-		       rp.status == 400 ? " (is AZURE_CLIENT_ID right, and the identity enabled?)"
-		                        : "");
-		return -ERR_IDENTITY;
-	}
-	int64_t exp = 0;
-	long n = acs_token_parse(rp.body, rp.body_len, w->tok, ACS_RESP_TOKENS, (int64_t)time(0),
-	                         w->token, sizeof w->token, &exp);
-	memset(w->resp, 0, sizeof w->resp); /* the answer held the token */
-	if (n < 0) {
-		memset(w->token, 0, sizeof w->token);
-		detail(r, "identity endpoint: answer without a usable access_token and expires_on",
-		       0, 0);
-		return -ERR_IDENTITY;
-	}
-	memcpy(a->token, w->token, (size_t)n + 1);
-	a->token_len = (size_t)n;
-	a->token_expires = exp;
-	struct log_line l;
-	if (log_begin(&l, LOG_INFO, "acs.token")) {
-		log_int(&l, "expires_in_s", exp - (int64_t)time(0));
-		log_end(&l);
-	}
-	return 0;
-}
-
-/* Copies a valid token into w->token, fetching one when the cache is empty or nearly expired. */
-static int get_token(struct acs *a, struct acs_worker *w, int64_t deadline,
-                     struct transport_result *r)
-{
-	int rc = 0;
-	/* one fetch at a time; a worker waits for it no longer than its own deadline */
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	int64_t left = deadline - sock_now_ms();
-	left = left < 0 ? 0 : left;
-	until.tv_sec += (time_t)(left / 1000);
-	until.tv_nsec += (long)(left % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L)
-		until.tv_sec++, until.tv_nsec -= 1000000000L;
-	if (pthread_mutex_timedlock(&a->mu, &until) != 0) {
-		detail(r, "identity endpoint: another fetch of the token is still running", 0, 0);
-		return -ERR_IDENTITY;
-	}
-	int64_t now = (int64_t)time(0);
-	if (a->token_len == 0 || now >= a->token_expires - ACS_TOKEN_REFRESH_S) {
-		rc = fetch_token(a, w, deadline, r);
-		if (rc < 0 && a->token_len > 0 && now < a->token_expires - ACS_TOKEN_MIN_LEFT_S)
-			rc =
-			    0; /* the refresh failed, but the cached token still has time: use it */
-	}
-	if (rc == 0)
-		memcpy(w->token, a->token, a->token_len + 1);
-	pthread_mutex_unlock(&a->mu);
-	return rc;
-}
-
-/* Forgets the cached token (ACS refused it). */
-static void drop_token(struct acs *a)
-{
-	pthread_mutex_lock(&a->mu);
-	memset(a->token, 0, sizeof a->token);
-	a->token_len = 0;
-	a->token_expires = 0;
-	pthread_mutex_unlock(&a->mu);
+	return tls_pending(ctx);
 }
 
 /* ---- one attempt on the worker's connection ---------------------------------------------------
@@ -891,7 +236,7 @@ static int ensure_conn(struct acs_worker *w, int64_t deadline, int *reused,
                        struct transport_result *r)
 {
 	const struct acs *a = w->a;
-	if (w->fd >= 0 && sock_now_ms() - w->idle_ms < ACS_IDLE_REUSE_MS && !peer_closed(w->fd) &&
+	if (w->fd >= 0 && sock_now_ms() - w->idle_ms < ACS_IDLE_REUSE_MS && !sock_readable(w->fd) &&
 	    !tls_pending(&w->tls)) {
 		*reused = 1;
 		return 0;
@@ -900,12 +245,12 @@ static int ensure_conn(struct acs_worker *w, int64_t deadline, int *reused,
 	*reused = 0;
 	const char *why = 0;
 	int64_t t0 = log_now_ns();
-	int fd = tcp_connect(a->conn.host, a->conn.port, deadline, &why);
+	int fd = http_client_connect(a->conn.host, a->conn.port, deadline, &why);
 	if (fd < 0) {
-		detail(r, "connect to ", a->conn.endpoint_host, why ? ": " : "");
+		acs_detail(r, "connect to ", a->conn.endpoint_host, why ? ": " : "");
 		if (why) {
 			size_t k = strlen(r->detail);
-			copy_str(r->detail + k, sizeof r->detail - k, why, strlen(why));
+			acs_copy_str(r->detail + k, sizeof r->detail - k, why, strlen(why));
 		}
 		return fd == -ERR_TIMEOUT ? -ERR_UPSTREAM_TIMEOUT : -ERR_UPSTREAM_CONNECT;
 	}
@@ -915,20 +260,20 @@ static int ensure_conn(struct acs_worker *w, int64_t deadline, int *reused,
 		int br = w->tls.last_br_err;
 		close(fd);
 		if (rc == -ERR_TIMEOUT) {
-			detail(r, "TLS handshake with ", a->conn.endpoint_host, " timed out");
+			acs_detail(r, "TLS handshake with ", a->conn.endpoint_host, " timed out");
 			return -ERR_UPSTREAM_TIMEOUT;
 		}
 		if (rc == -ERR_IO) {
-			detail(r, "TLS handshake with ", a->conn.endpoint_host,
-			       ": connection closed");
+			acs_detail(r, "TLS handshake with ", a->conn.endpoint_host,
+			           ": connection closed");
 			return -ERR_UPSTREAM_CONNECT;
 		}
 		int cert = br >= BR_ERR_X509_OK && br < BR_ERR_X509_OK + 32;
-		detail(r, cert ? "certificate of " : "TLS handshake with ", a->conn.endpoint_host,
-		       cert ? " refused: " : " failed: ");
+		acs_detail(r, cert ? "certificate of " : "TLS handshake with ",
+		           a->conn.endpoint_host, cert ? " refused: " : " failed: ");
 		size_t k = strlen(r->detail);
 		const char *t = tls_error_text(br);
-		copy_str(r->detail + k, sizeof r->detail - k, t, strlen(t));
+		acs_copy_str(r->detail + k, sizeof r->detail - k, t, strlen(t));
 		if (log_begin(&l, LOG_ERROR, "acs.tls_failed")) {
 			log_cstr(&l, "host", a->conn.endpoint_host);
 			log_int(&l, "br_err", br);
@@ -967,7 +312,7 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 	memset(o, 0, sizeof *o);
 	o->retry_after = -1;
 	char *body = w->req + ACS_HEAD_MAX;
-	if (a->bearer && (o->rc = get_token(a, w, deadline, r)) < 0)
+	if (a->bearer && (o->rc = acs_token_get(a, w, deadline, r)) < 0)
 		return;
 	/* the head goes right before the body, so one write sends both */
 	struct buf h;
@@ -994,7 +339,7 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 	if (h.err || h.len > ACS_HEAD_MAX) {
 		memset(w->resp, 0, sizeof w->resp); /* a partial head may hold the token */
 		o->rc = -ERR_INTERNAL;
-		detail(r, "request head does not fit", 0, 0);
+		acs_detail(r, "request head does not fit", 0, 0);
 		return;
 	}
 	char *start = body - h.len;
@@ -1004,13 +349,13 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 		memset(start, 0, h.len);
 		return;
 	}
-	struct io io = {w->fd, &w->tls};
-	long n = io_write(&io, start, h.len + blen, deadline);
+	struct http_client_io io = {&w->tls, tls_io_read, tls_io_write, tls_io_pending};
+	struct http_client_answer rp;
+	int rc = http_client_exchange(&io, start, h.len + blen, w->resp, sizeof w->resp, w->hdr,
+	                              HTTP_MAX_HEADERS, 0, &rp, deadline);
 	memset(start, 0, h.len); /* the head held the signature or the token */
-	struct reply rp;
-	int rc = n < 0 ? (int)n : read_reply(&io, w->resp, sizeof w->resp, w->hdr, &rp, deadline);
 	if (rc < 0) {
-		o->got = n >= 0 && rp.got;
+		o->got = rp.got;
 		acs_worker_close(w);
 		o->rc = rc == -ERR_TIMEOUT ? -ERR_UPSTREAM_TIMEOUT
 		        : rc == -ERR_IO    ? -ERR_UPSTREAM_CONNECT
@@ -1018,41 +363,28 @@ static void attempt(struct acs *a, struct acs_worker *w, const char *method, con
 		            ? -ERR_UPSTREAM_CONNECT /* alert or bad record after the
 		                               handshake: a broken connection */
 		            : -ERR_UPSTREAM_BAD_RESPONSE;
-		detail(r,
-		       rc == -ERR_TIMEOUT ? "ACS did not answer in time"
-		       : rc == -ERR_IO    ? "the connection to ACS broke before a whole answer"
-		                          : "ACS sent a malformed answer",
-		       0, 0);
+		acs_detail(r,
+		           rc == -ERR_TIMEOUT ? "ACS did not answer in time"
+		           : rc == -ERR_IO    ? "the connection to ACS broke before a whole answer"
+		                              : "ACS sent a malformed answer",
+		           0, 0);
 		if (rc == -ERR_INTERNAL) {
 			const char *t = tls_error_text(w->tls.last_br_err);
-			detail(r, "TLS failure talking to ACS: ", t, 0);
+			acs_detail(r, "TLS failure talking to ACS: ", t, 0);
 		}
 		return;
 	}
 	o->got = 1;
-	o->status = rp.status;
+	o->status = rp.res.status;
 	int ra;
 	if (http_retry_after(&rp.res, (int64_t)time(0), &ra))
 		o->retry_after = ra;
-	acs_answer_parse(rp.body, rp.body_len, w->tok, ACS_RESP_TOKENS, ans);
-	if (!ans->code[0]) { /* an empty error body: x-ms-error-code has to do [2.6] */
-		const struct http_header *ec =
-		    http_response_header_find(&rp.res, "x-ms-error-code");
-		size_t k = 0; /* codes are identifiers: keep the leading [A-Za-z0-9._-] run */
-		while (ec && k < ec->value_len && k < sizeof ans->code - 1 &&
-		       (strchr("._-", ec->value[k]) ||
-		        (ec->value[k] >= '0' && ec->value[k] <= '9') ||
-		        ((ec->value[k] | 0x20) >= 'a' && (ec->value[k] | 0x20) <= 'z')))
-			k++;
-		if (ec)
-			copy_str(ans->code, sizeof ans->code, ec->value, k);
-	}
-	/* bytes after the answer (even in a later record) mean the stream is not ours to reuse */
-	if (rp.keep_alive && !tls_pending(&w->tls)) {
+	acs_answer_read(&rp.res, rp.body, rp.body_len, w->tok, ACS_RESP_TOKENS, ans);
+	if (rp.reuse)
 		w->idle_ms = sock_now_ms();
-	} else {
-		acs_worker_close(w);
-	}
+	else
+		acs_worker_close(
+		    w); /* closed by the answer, or bytes after it: not ours to reuse */
 }
 
 /* Sleeps ms milliseconds, in slices, until acs_stop_waiting. Returns 0, or -1 when stopped. */
@@ -1132,7 +464,8 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
 		    now + a->attempt_timeout_ms < deadline ? now + a->attempt_timeout_ms : deadline;
 		memset(ans, 0, sizeof *ans);
 		attempt(a, w, method, target, blen, op_id, adl, &o, ans, r);
-		/* a kept-alive connection that died before answering: open a new one at once [9] */
+		/* a kept-alive connection that died before answering: open a new one at once (RFC
+		 * 9112 9.3.1 "Retrying Requests") */
 		if (o.rc < 0 && o.reused && !o.got && o.rc != -ERR_UPSTREAM_TIMEOUT) {
 			log_attempt(event, op_id, n, &o, t0, ans, 0);
 			memset(ans, 0, sizeof *ans);
@@ -1148,7 +481,8 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
 			*status = o.status;
 			return 0;
 		} else if (o.status == 429 || o.status == 503) {
-			/* 429 is retried only when ACS says how long to wait [7.3]: every attempt
+			/* 429 is retried only when ACS says how long to wait (service-limits, "Rate
+			 * limits"): every attempt
 			 * counts against the subscription's quota. 503 is a transient failure. */
 			retry = (wait_throttle && o.retry_after > 0) || o.status == 503;
 			if (o.retry_after > 0)
@@ -1158,7 +492,7 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
 			        o.status == 504;
 		}
 		if (a->bearer && o.rc == 0 && o.status == 401)
-			drop_token(a); /* revoked or rotated: fetch anew next time */
+			acs_token_drop(a); /* revoked or rotated: fetch anew next time */
 		if (retry && !wait_ms)
 			wait_ms = backoff(w, a->backoff_ms, n + 1);
 		int last = !retry || n >= a->attempts || sock_now_ms() + wait_ms >= deadline ||
@@ -1177,7 +511,7 @@ static int call(struct acs *a, struct acs_worker *w, const char *event, const ch
 				r->retryable =
 				    retry || o.rc == -ERR_TLS_CERT || o.rc == -ERR_TLS_HANDSHAKE;
 				r->retry_after_s = 0;
-				copy_str(r->code, sizeof r->code, "", 0);
+				acs_copy_str(r->code, sizeof r->code, "", 0);
 				return o.rc;
 			}
 			return acs_classify(o.status, ans, a->bearer, o.retry_after, r);
@@ -1201,10 +535,10 @@ static int acs_tsend(void *ctx, void *wctx, const struct notify_msg *msg, const 
 	if (b.err || b.len > ACS_MAX_REQUEST) {
 		r->http_status = 413;
 		r->retryable = 0;
-		detail(r,
-		       "the message is larger than the 10 MB ACS accepts (attachments count "
-		       "base64-encoded)",
-		       0, 0);
+		acs_detail(r,
+		           "the message is larger than the 10 MB ACS accepts (attachments count "
+		           "base64-encoded)",
+		           0, 0);
 		return -ERR_BODY_TOO_LARGE;
 	}
 	char target[ACS_TARGET_MAX];
@@ -1218,7 +552,8 @@ static int acs_tsend(void *ctx, void *wctx, const struct notify_msg *msg, const 
 	int rc = call(a, w, "acs.send", "POST", target, b.len, id, 1, &ans, &status, r);
 	if (rc < 0 && status == 409) {
 		/* Operation-Id already used: an earlier attempt of ours whose answer was lost may
-		 * have created the operation [10.4]; if ACS knows it, that is this send */
+		 * have created the operation ("Send", "Request Header": Operation-Id); if ACS
+		 * knows it, that is this send */
 		struct transport_result st = {0};
 		if (acs_tstatus(a, w, id, &st) == 0) {
 			struct log_line l;
@@ -1235,7 +570,8 @@ static int acs_tsend(void *ctx, void *wctx, const struct notify_msg *msg, const 
 	if (rc < 0)
 		return rc;
 	if (ans.id[0] && strcasecmp(ans.id, id) != 0) {
-		/* ACS must adopt our Operation-Id [2.2]; another id would break status lookups */
+		/* ACS must adopt our Operation-Id ("Send", "Request Header"); another id
+		 * would break status lookups */
 		struct log_line l;
 		if (log_begin(&l, LOG_WARN, "acs.id_mismatch")) {
 			log_cstr(&l, "operation_id", id);
@@ -1281,8 +617,8 @@ static int acs_tstatus(void *ctx, void *wctx, const char *id, struct transport_r
 		if (!strcmp(ans.status, states[i]))
 			r->state = states[i];
 	if (ans.code[0]) {
-		copy_str(r->code, sizeof r->code, ans.code, strlen(ans.code));
-		copy_str(r->detail, sizeof r->detail, ans.message, strlen(ans.message));
+		acs_copy_str(r->code, sizeof r->code, ans.code, strlen(ans.code));
+		acs_copy_str(r->detail, sizeof r->detail, ans.message, strlen(ans.message));
 	}
 	return 0;
 }
@@ -1294,4 +630,5 @@ void transport_acs(struct transport *t, struct acs *a)
 	t->ctx = a;
 	t->send = acs_tsend;
 	t->status = acs_tstatus;
+	t->caps = TRANSPORT_CAN_DELIVER;
 }

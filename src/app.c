@@ -376,7 +376,7 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 		return;
 	}
 	/* without a transport, queued mode must not accept what no worker could send */
-	int rc = s->qbuf && enqueue && strcmp(a->tr->name, "none")
+	int rc = s->qbuf && enqueue && (a->tr->caps & TRANSPORT_CAN_DELIVER)
 	             ? enqueue_msg(s, r->id, body, n, &tr)
 	             : a->tr->send(a->tr->ctx, s->wctx, &s->msg, r->id, &tr);
 	if (rc < 0) {

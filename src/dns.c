@@ -632,44 +632,23 @@ struct lookup {
 	const char *fail;   /* why the last server failed */
 };
 
-/* A connected non-blocking socket of type to srv, or -1 (errno set). */
+/* A connected non-blocking socket of type to srv (sock_connect), or -1. */
 static int open_socket(const struct dns_addr *srv, int type, int64_t until)
 {
-	int fd = socket(srv->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (const struct sockaddr *)&srv->ss, srv->len) == 0)
-		return fd;
-	if (errno == EINPROGRESS && sock_wait(fd, POLLOUT, until) == 0) {
-		int e = 0;
-		socklen_t el = sizeof e;
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
-			return fd;
-		errno = e ? e : ETIMEDOUT;
-	} else if (errno == EINPROGRESS) {
-		errno = ETIMEDOUT;
-	}
-	int keep = errno;
-	close(fd);
-	errno = keep;
-	return -1;
+	int fd = sock_connect((const struct sockaddr *)&srv->ss, srv->len, type, until);
+	return fd < 0 ? -1 : fd;
 }
 
 /* Writes or reads exactly n bytes on the stream socket fd before until. 0 or -1. */
 static int stream_io(int fd, unsigned char *p, size_t n, int writing, int64_t until)
 {
-	size_t done = 0;
-	while (done < n) {
-		ssize_t k = writing ? send(fd, p + done, n - done, MSG_NOSIGNAL)
-		                    : recv(fd, p + done, n - done, 0);
-		if (k > 0) {
-			done += (size_t)k;
-			continue;
-		}
-		if (k == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+	if (writing)
+		return sock_write_all(fd, p, n, until) == (long)n ? 0 : -1;
+	for (size_t done = 0; done < n;) {
+		long k = sock_read(fd, p + done, n - done, until);
+		if (k <= 0)
 			return -1;
-		if (errno != EINTR && sock_wait(fd, writing ? POLLOUT : POLLIN, until) != 0)
-			return -1;
+		done += (size_t)k;
 	}
 	return 0;
 }
@@ -756,7 +735,7 @@ static void try_server(struct lookup *lk, const struct dns_addr *srv, int64_t un
 	}
 	for (int i = 0; i < 2; i++) {
 		struct query *q = &lk->q[i];
-		q->asked = !q->done && send(fd, q->buf, (size_t)q->len, MSG_NOSIGNAL) == q->len;
+		q->asked = !q->done && sock_send(fd, q->buf, (size_t)q->len) == q->len;
 		if (!q->done && !q->asked) {
 			/* e.g. ECONNREFUSED: the ICMP error of the first datagram, reported here */
 			lk->fail = errno == ECONNREFUSED
@@ -774,9 +753,9 @@ static void try_server(struct lookup *lk, const struct dns_addr *srv, int64_t un
 				lk->fail = "no answer from the name server";
 			break;
 		}
-		ssize_t k = recv(fd, lk->msg, DNS_MSG_MAX, 0);
+		long k = sock_recv(fd, lk->msg, DNS_MSG_MAX);
 		if (k < 0) {
-			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			if (k == -ERR_PARTIAL)
 				continue;
 			lk->fail = errno == ECONNREFUSED
 			               ? "name server port closed (ICMP unreachable)"

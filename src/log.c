@@ -9,6 +9,7 @@
 #include "date.h"
 #include "json.h"
 #include "notify.h"
+#include "sock.h"
 
 /* Room kept at the end of every line for ",\"truncated\":true" (18 bytes) and "}\n" (2), so a
  * line cut at LOG_LINE_MAX still closes as valid JSON. */
@@ -50,9 +51,7 @@ void log_put_time(struct buf *b)
 /* see log.h */
 int64_t log_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return sock_now_ns();
 }
 
 /* see log.h */

@@ -334,6 +334,8 @@ int main(int argc, char **argv)
 		log_end(&l);
 	}
 	int rc = server_run(&srv);
+	for (size_t i = 0; tr.ctx == &acs && i < n; i++) /* close_notify to ACS, at shutdown */
+		acs_worker_close(w[i].app.wctx);
 	/* Under the Functions host an exit status 0 means "closed for good": no restart, later
 	 * invocations fail (reference A.1). 200 is the host's IntentionalRestartExitCode: if the
 	 * host did not ask for this stop, it starts us again without counting an error. */

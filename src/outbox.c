@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -169,4 +170,48 @@ void outbox_close(struct outbox *o)
 	if (o->dirfd >= 0)
 		close(o->dirfd);
 	o->dirfd = -1;
+}
+
+/* ---- behind transport.h ---------------------------------------------------------------- */
+
+/* Outbox send: the file is complete when this returns, so the operation has succeeded. */
+static int outbox_tsend(void *ctx, void *wctx, const struct notify_msg *msg, const char *id,
+                        struct transport_result *r)
+{
+	int rc = outbox_send(ctx, msg, id, (long long)time(0), wctx, OUTBOX_WRITE_BUF);
+	if (rc < 0) {
+		r->http_status = 500;
+		r->retry_after_s = 0;
+		r->retryable = 1; /* a full or read-only disk may be fixed */
+		strcpy(r->detail, "the outbox directory could not be written");
+		return rc;
+	}
+	r->state = "Succeeded";
+	return 0;
+}
+
+/* Outbox status: a message file exists once its send succeeded. */
+static int outbox_tstatus(void *ctx, void *wctx, const char *id, struct transport_result *r)
+{
+	(void)wctx;
+	int rc = outbox_status(ctx, id);
+	if (rc < 0) {
+		r->http_status = 500;
+		strcpy(r->detail, "the outbox directory could not be read");
+		return rc;
+	}
+	if (rc == 0)
+		return -ERR_NOT_FOUND;
+	r->state = "Succeeded";
+	return 0;
+}
+
+/* see outbox.h */
+void transport_outbox(struct transport *t, struct outbox *o)
+{
+	t->name = "outbox";
+	t->ctx = o;
+	t->send = outbox_tsend;
+	t->status = outbox_tstatus;
+	t->caps = TRANSPORT_CAN_DELIVER;
 }

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "sock.h"
 
 /* Cipher suites offered, in preference order: AES-128-GCM first (faster, and ample), ECDSA
  * before RSA for servers with both certificate kinds. AFD offers the two RSA ones. */
@@ -272,13 +273,6 @@ int tls_anchors_load_pem(struct tls_anchors *a, const char *pem, size_t len, cha
 
 /* ---- client --------------------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* see tls.h */
 void tls_client_init(struct tls_client *c, const struct tls_anchors *a)
 {
@@ -330,20 +324,12 @@ static int fail(struct tls_client *c, int err, int br_err)
 	return c->err;
 }
 
-/* Waits until fd is ready for `events` or the deadline passes. Returns 0 or the sticky error. */
+/* Waits until fd is ready for `events` (sock_wait) or the deadline passes. Returns 0 or the
+ * sticky error. */
 static int wait_fd(struct tls_client *c, short events, int64_t deadline)
 {
-	for (;;) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0)
-			return fail(c, -ERR_TIMEOUT, BR_ERR_IO);
-		struct pollfd pf = {c->fd, events, 0};
-		int r = poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (r > 0)
-			return 0; /* ready, or POLLERR/POLLHUP that the next send/recv reports */
-		if (r < 0 && errno != EINTR)
-			return fail(c, -ERR_IO, BR_ERR_IO);
-	}
+	int r = sock_wait(c->fd, events, deadline);
+	return r == 0 ? 0 : fail(c, r, BR_ERR_IO);
 }
 
 /* Hands engine output to the socket. Returns 0 or the sticky error. */
@@ -351,14 +337,12 @@ static int send_records(struct tls_client *c, int64_t deadline)
 {
 	size_t len;
 	unsigned char *p = br_ssl_engine_sendrec_buf(&c->cc.eng, &len);
-	ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+	long n = sock_send(c->fd, p, len);
 	if (n > 0) {
 		br_ssl_engine_sendrec_ack(&c->cc.eng, (size_t)n);
 		return 0;
 	}
-	if (n < 0 && errno == EINTR)
-		return 0;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (n == -ERR_PARTIAL)
 		return wait_fd(c, POLLOUT, deadline);
 	return fail(c, -ERR_IO, BR_ERR_IO);
 }
@@ -369,14 +353,12 @@ static int recv_records(struct tls_client *c, int64_t deadline)
 {
 	size_t len;
 	unsigned char *p = br_ssl_engine_recvrec_buf(&c->cc.eng, &len);
-	ssize_t n = recv(c->fd, p, len, 0);
+	long n = sock_recv(c->fd, p, len);
 	if (n > 0) {
 		br_ssl_engine_recvrec_ack(&c->cc.eng, (size_t)n);
 		return 0;
 	}
-	if (n < 0 && errno == EINTR)
-		return 0;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (n == -ERR_PARTIAL)
 		return wait_fd(c, POLLIN, deadline);
 	return fail(c, -ERR_IO, BR_ERR_IO);
 }
@@ -529,7 +511,7 @@ void tls_close(struct tls_client *c)
 {
 	br_ssl_engine_context *eng = &c->cc.eng;
 	if (c->err == 0) {
-		int64_t deadline = now_ms() + TLS_CLOSE_NOTIFY_MS;
+		int64_t deadline = sock_now_ms() + TLS_CLOSE_NOTIFY_MS;
 		br_ssl_engine_close(eng);
 		while (c->err == 0 && (br_ssl_engine_current_state(eng) & BR_SSL_SENDREC))
 			send_records(c, deadline);

@@ -4,7 +4,7 @@
     name hex(sender) hex(request) hex(output) [hex(expected)]
 
 and checks that `output` (what acs_email_json wrote) is one strict JSON object and equals the
-EmailMessage (acs-email-api.md 2.3) that `request` (the notify request body) should become. The
+EmailMessage (https://learn.microsoft.com/rest/api/communication/email/email/send, "Request Body") that `request` (the notify request body) should become. The
 expected document is `expected` when given (a JSON text written by hand in the test), else it is
 derived here from the request through Python's own json module, independently of notify_parse:
 

@@ -32,7 +32,9 @@
 #define ERR_CAP 256
 
 #define SENDER "DoNotReply@contoso.com"
-/* The worked example of acs-email-api.md 4.6.2 (also in test_acs_auth.c): 149 bytes. */
+/* A worked example (also in test_acs_auth.c), computed with the algorithm of
+ * https://learn.microsoft.com/azure/communication-services/tutorials/hmac-header-tutorial: 149
+ * bytes. */
 #define EX_BODY                                                                                    \
 	"{\"senderAddress\":\"DoNotReply@contoso.com\","                                           \
 	"\"content\":{\"subject\":\"Hello\",\"plainText\":\"Hi there\"},"                          \
@@ -151,7 +153,7 @@ static size_t email_case(const char *name, const char *req, const char *allowed,
 /* ---- acs_email_json ------------------------------------------------------------------------ */
 
 /* The original three-field request gives, byte for byte, the worked example body whose
- * signature acs-email-api.md 4.6.2 computes. */
+ * signature that worked example computes. */
 static void test_email_original(void **state)
 {
 	(void)state;
@@ -320,7 +322,8 @@ static void test_email_special_strings(void **state)
 	for (size_t i = 0; i < sizeof must / sizeof *must; i++)
 		if (!strstr(out, must[i]))
 			fail_msg("\"%s\" not in %s", must[i], out);
-	/* non-ASCII goes out raw (acs-email-api.md 9), escapes in the request are resolved */
+	/* non-ASCII goes out raw (RFC 8259 section 8.1: UTF-8 JSON text), escapes in the request
+	 * are resolved */
 	assert_non_null(strstr(out, "\xf0\x9f\x98\x80 \xf0\x9f\x98\x80 \xc3\xa9 </script>"));
 	assert_null(strstr(out, "\\ud83d"));
 	assert_null(strstr(out, "\\u00e9"));
@@ -696,7 +699,7 @@ static void test_answer_send_result(void **state)
 static void test_answer_error_response(void **state)
 {
 	(void)state;
-	/* acs-email-api.md 2.6, java issue #39910 */
+	/* "Send", "Responses"; https://github.com/Azure/azure-sdk-for-java/issues/39910 */
 	assert_int_equal(answer("{\"error\":{\"code\":\"BadRequest\",\"message\":\"Request body "
 	                        "validation error. See property 'senderAddress'\",\"target\":null,"
 	                        "\"details\":null,\"innererror\":null}}"),
@@ -929,7 +932,7 @@ static void test_token_good(void **state)
 {
 	(void)state;
 	const int64_t now = 1700000000;
-	/* acs-email-api.md 5.2: expires_on as a string */
+	/* overview-managed-identity, "REST endpoint reference": expires_on as a string */
 	expect_token(token("{\"access_token\":\"" JWT "\",\"expires_on\":\"1586984735\","
 	                   "\"resource\":\"https://communication.azure.com/\",\"token_type\":"
 	                   "\"Bearer\",\"client_id\":\"" GUID "\"}",

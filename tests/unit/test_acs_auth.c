@@ -13,7 +13,8 @@
 #include "b64.h"
 #include "err.h"
 
-/* The worked example's fake key: bytes 0x00..0x3f (acs-email-api.md 4.6.2). */
+/* The worked example's fake key: bytes 0x00..0x3f (computed with the algorithm of the HMAC
+ * tutorial, not a published vector). */
 #define KEY64                                                                                      \
 	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw=="
 #define HASH_EMPTY "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
@@ -70,7 +71,7 @@ static void expect_block(const char *got, const char *date, const char *hash, co
 	assert_string_equal(got, buf_cstr(&b));
 }
 
-/* ---- 4.6.1: official SDK vectors --------------------------------------------------------- */
+/* ---- official SDK vectors (the HMAC tests of azure-sdk-for-js and -python) --------------- */
 
 /* JS cryptoUtils.spec.ts / Python test_hmac.py: HMAC with key "pw==" (the byte 0xa7). */
 static void test_sdk_hmac(void **state)
@@ -151,9 +152,9 @@ static void test_js_sdk_requests(void **state)
 	             "+6tWkg3lNKVjQHHmxkdGQcJjUgzclsWTMebnuCz1ngU=");
 }
 
-/* ---- 4.6.2: the worked /emails:send example ---------------------------------------------- */
+/* ---- the worked /emails:send example ---------------------------------------------------- */
 
-/* The reference's full request bytes, with our three lines in the middle. */
+/* The worked example's full request bytes, with our three lines in the middle. */
 static void test_worked_example_request(void **state)
 {
 	(void)state;

@@ -123,7 +123,7 @@ static int setup(void **state)
 	memset(&fk, 0, sizeof fk);
 	fk.send_state = "Running";
 	fk.status_state = "Succeeded";
-	tr = (struct transport){"fake", &fk, fake_send, fake_status};
+	tr = (struct transport){"fake", &fk, fake_send, fake_status, TRANSPORT_CAN_DELIVER};
 	memset(idem_mem, 0, sizeof idem_mem);
 	idem_init(&idem, idem_mem, IDEM_ENTRIES, 3600);
 	app = (struct app){NULL, &tr, &idem, {NULL}, 0, 0, 0, 0};

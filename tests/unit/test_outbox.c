@@ -276,6 +276,44 @@ static void test_closed_outbox(void **state)
 	                 -ERR_INTERNAL);
 }
 
+/* The outbox behind transport.h: it can deliver; a send is "Succeeded" at once and its file is
+ * there; the status of an unknown id is not found; a closed outbox answers 500. The unconfigured
+ * transport cannot deliver and answers 503 to both calls. */
+static void test_transport(void **state)
+{
+	struct fixture *fx = *state;
+	struct transport t;
+	struct transport_result r;
+	char name[256];
+	open_outbox(fx);
+	transport_outbox(&t, &fx->o);
+	assert_string_equal(t.name, "outbox");
+	assert_true(t.caps & TRANSPORT_CAN_DELIVER);
+	memset(&r, 0, sizeof r);
+	assert_int_equal(t.status(t.ctx, fx->wbuf, ID, &r), -ERR_NOT_FOUND);
+	assert_int_equal(t.send(t.ctx, fx->wbuf, &fx->m, ID, &r), 0);
+	assert_string_equal(r.state, "Succeeded");
+	assert_int_equal(list_dir(fx->dir, name, sizeof name), 1);
+	memset(&r, 0, sizeof r);
+	assert_int_equal(t.status(t.ctx, fx->wbuf, ID, &r), 0);
+	assert_string_equal(r.state, "Succeeded");
+	outbox_close(&fx->o);
+	memset(&r, 0, sizeof r);
+	assert_true(t.send(t.ctx, fx->wbuf, &fx->m, ID2, &r) < 0);
+	assert_int_equal(r.http_status, 500);
+	assert_int_equal(r.retryable, 1);
+
+	transport_unconfigured(&t, "set ACS_ENDPOINT");
+	assert_false(t.caps & TRANSPORT_CAN_DELIVER);
+	memset(&r, 0, sizeof r);
+	assert_int_equal(t.send(t.ctx, fx->wbuf, &fx->m, ID, &r), -ERR_NOT_CONFIGURED);
+	assert_int_equal(r.http_status, 503);
+	assert_string_equal(r.detail, "set ACS_ENDPOINT");
+	memset(&r, 0, sizeof r);
+	assert_int_equal(t.status(t.ctx, fx->wbuf, ID, &r), -ERR_NOT_CONFIGURED);
+	assert_int_equal(r.http_status, 503);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -290,6 +328,7 @@ int main(void)
 	    T(test_refused_message_leaves_nothing),
 	    T(test_open_under_regular_file),
 	    T(test_closed_outbox),
+	    T(test_transport),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
