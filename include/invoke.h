@@ -26,7 +26,8 @@
  * buf's own overflow: check once, at invoke_out_end().
  *
  * Host shapes this follows (Azure/azure-functions-host, HttpRequestExtensions.cs
- * GetRequestAsJObject and ScriptInvocationContextExtensions.cs; see the reference, part A.3):
+ * GetRequestAsJObject and ScriptInvocationContextExtensions.cs; the payload is described at
+ * https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers, "Request payload"):
  *   Data.<req>.Url      string "scheme://host/path?query"
  *   Data.<req>.Method   string
  *   Data.<req>.Query    object of strings (repeated keys already comma-joined by the host), or,

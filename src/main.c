@@ -287,8 +287,8 @@ int main(int argc, char **argv)
 			acs_worker_init(w[i].app.wctx, &acs, wctx_size);
 	}
 	struct server_opts o = {
-	    /* the host dials 127.0.0.1 (reference A.1): under it, listen there unless told not to
-	     */
+	    /* the host dials 127.0.0.1 (Azure/azure-functions-host, src/WebJobs.Script/Workers/
+	     * WorkerConstants.cs, HostName): under it, listen there unless told not to */
 	    .bind = under_host && !getenv("BIND") ? "127.0.0.1" : cfg.bind,
 	    .port = (int)config_port(&cfg),
 	    .workers = (int)cfg.workers,
@@ -337,7 +337,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; tr.ctx == &acs && i < n; i++) /* close_notify to ACS, at shutdown */
 		acs_worker_close(w[i].app.wctx);
 	/* Under the Functions host an exit status 0 means "closed for good": no restart, later
-	 * invocations fail (reference A.1). 200 is the host's IntentionalRestartExitCode: if the
+	 * invocations fail (Azure/azure-functions-host, src/WebJobs.Script/Workers/
+	 * ProcessManagement/WorkerProcess.cs, OnProcessExited; WorkerConstants.cs
+	 * IntentionalRestartExitCode). 200 is that IntentionalRestartExitCode: if the
 	 * host did not ask for this stop, it starts us again without counting an error. */
 	if (under_host) /* also after a drain cut short: 1 would count as a worker error */
 		rc = 200;
