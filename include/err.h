@@ -38,6 +38,8 @@
 	X(TOO_MANY_ITEMS, 400, "too-many-items", "Too many items in a list")                       \
 	X(SENDER_NOT_ALLOWED, 400, "sender-not-allowed", "This sender address is not allowed")     \
 	X(IDEM_KEY_INVALID, 400, "idempotency-key-invalid", "Invalid Idempotency-Key header")      \
+	X(HEADER_AMBIGUOUS, 400, "header-ambiguous",                                               \
+	  "A header appears twice, or two headers disagree")                                       \
 	X(UNAUTHORIZED, 401, "unauthorized", "Missing or invalid API key")                         \
 	X(NOT_FOUND, 404, "not-found", "Not found")                                                \
 	X(METHOD, 405, "method-not-allowed", "Method not allowed")                                 \

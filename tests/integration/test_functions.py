@@ -925,3 +925,25 @@ def test_client_json_too_complex_for_the_envelope_is_413_in_res(obhost):
     inv = obhost.invoke("notification", data, {"x": big, "sys": {"MethodName": "notification"}})
     problem(inv, 413, "json-too-complex")
     assert obhost.queue == []
+
+
+@pytest.mark.parametrize("headers,field", [
+    ([("Idempotency-Key", "a"), ("Idempotency-Key", "b")], "Idempotency-Key"),
+    ([("Idempotency-Key", "a"), ("idempotency-key", "a")], "Idempotency-Key"),
+    ([("X-API-Key", "k-1"), ("X-API-Key", "k-2")], "X-API-Key"),
+    ([("X-API-Key", "k-2"), ("Authorization", "Bearer k-1")], "Authorization"),
+])
+def test_ambiguous_headers_in_invocation(make_host, tmp_path, headers, field):
+    """The inner request's headers as the host carries them (repeated lines as array elements,
+    or two spellings of one name): refused like a repeated header line, 400 in res naming it."""
+    h = make_host(env={"NOTIFY_TRANSPORT": "outbox", "NOTIFY_OUTBOX_DIR": str(tmp_path / "ob"),
+                       "NOTIFY_API_KEY": "k-1", "NOTIFY_MODE": "direct"})
+    key = [] if any(k.lower() in ("x-api-key", "authorization") for k, _ in headers) else [
+        ("X-API-Key", "k-1")]
+    p = problem(h.invoke_http("notification", body=ORIGINAL, headers=key + headers), 400,
+                "header-ambiguous")
+    assert p["field"] == field, p
+    assert list((tmp_path / "ob").glob("*.eml")) == []
+    ok = h.invoke_http("notification", body=ORIGINAL,
+                       headers=[("X-API-Key", "k-1"), ("Idempotency-Key", "a")])
+    assert ok.status_code == 202, ok.res

@@ -742,7 +742,7 @@ static void test_api_key_rejected_forms(void **state)
 	    "Authorization: Bearer\r\n",
 	    "Authorization: Bearers3cret\r\n",
 	    "Authorization: Token s3cret\r\n",
-	    "X-Api-Key: wrong\r\nAuthorization: Bearer s3cret\r\n", /* X-API-Key decides */
+	    "X-Api-Key: wrong\r\nAuthorization: Basic s3cret\r\n", /* not a second key */
 	};
 	app.api_key = "s3cret";
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -751,6 +751,44 @@ static void test_api_key_rejected_forms(void **state)
 		assert_401();
 	}
 	assert_int_equal(fk.send_calls, 0);
+}
+
+/* A request that can be read two ways is refused (issue 10, item 2): 400 naming the header,
+ * before any authentication decision or send. Today's behaviour was "the first one wins". */
+static void test_ambiguous_security_headers_400(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *headers, *field;
+	} cases[] = {
+	    {"X-API-Key: s3cret\r\nX-API-Key: other\r\n", "X-API-Key"},
+	    {"X-API-Key: s3cret\r\nx-api-key: s3cret\r\n", "X-API-Key"},
+	    {"Authorization: Bearer s3cret\r\nAuthorization: Bearer x\r\n", "Authorization"},
+	    {"X-Api-Key: wrong\r\nAuthorization: Bearer s3cret\r\n", "Authorization"},
+	    {"X-Api-Key: s3cret\r\nAuthorization: Bearer wrong\r\n", "Authorization"},
+	    {"X-API-Key: s3cret\r\nIdempotency-Key: a\r\nIdempotency-Key: b\r\n",
+	     "Idempotency-Key"},
+	    {"X-API-Key: s3cret\r\nIdempotency-Key: a\r\nidempotency-key: a\r\n",
+	     "Idempotency-Key"},
+	};
+	app.api_key = "s3cret";
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (auth_head(cases[i].headers) != 400)
+			fail_msg("not refused: %s", cases[i].headers);
+		assert_problem(-ERR_HEADER_AMBIGUOUS, 400);
+		assert_string_equal(tu_json_str(&ans.j, "field", ans.tmp, sizeof ans.tmp),
+		                    cases[i].field);
+		assert_int_equal(body_calls, 0);
+	}
+	assert_int_equal(fk.send_calls, 0);
+	/* The same key in both places reads one way: accepted. */
+	assert_int_equal(auth_head("X-API-Key: s3cret\r\nAuthorization: Bearer s3cret\r\n"), 202);
+	/* Without a key set the API-key headers mean nothing here; Idempotency-Key still counts. */
+	app.api_key = NULL;
+	assert_int_equal(auth_head("X-API-Key: a\r\nX-API-Key: b\r\n"), 202);
+	assert_int_equal(auth_head("Idempotency-Key: a\r\nIdempotency-Key: b\r\n"), 400);
+	assert_problem(-ERR_HEADER_AMBIGUOUS, 400);
+	assert_int_equal(fk.send_calls, 2);
 }
 
 static void test_api_key_lengths_compared_exactly(void **state)
@@ -1030,6 +1068,7 @@ int main(void)
 	    T(test_api_key_missing_401),
 	    T(test_api_key_accepted_forms),
 	    T(test_api_key_rejected_forms),
+	    T(test_ambiguous_security_headers_400),
 	    T(test_api_key_lengths_compared_exactly),
 	    T(test_api_key_empty_means_no_auth),
 	    T(test_api_key_guards_status_route),
