@@ -654,19 +654,24 @@ def test_body_string_with_non_ascii_and_escapes(make_host, acs, pki):
 
 def test_doc_shaped_request_query_string_headers_strings_and_body_object(obhost):
     """The documentation's shapes: Query as the string "{}", header values as plain strings,
-    lower-case names, repeated values as arrays (the first one counts), Body as a JSON value."""
+    lower-case names, values as arrays, Body as a JSON value. A security header with several
+    values (a repeated header line) is refused as ambiguous."""
     base = {"Url": "https://func-sim.azurewebsites.net/api/notification", "Method": "POST",
             "Query": "{}", "Params": {}}
     inv = obhost.invoke("notification", {"req": dict(base, Headers={"Content-Type": "application/json"},
                                                      Body=json.dumps(ORIGINAL))}, {})
     accepted(inv)
+    two = {"req": dict(base, Headers={"content-type": ["application/json"],
+                                      "idempotency-key": ["doc-k1", "doc-k2"]}, Body=ORIGINAL)}
+    assert problem(obhost.invoke("notification", two, {}), 400, "header-ambiguous")["field"] == \
+        "Idempotency-Key"
     key_a = {"req": dict(base, Headers={"content-type": ["application/json"],
-                                        "idempotency-key": ["doc-k1", "doc-k2"]}, Body=ORIGINAL)}
+                                        "idempotency-key": ["doc-k1"]}, Body=ORIGINAL)}
     a = obhost.invoke("notification", key_a, {})
     op = accepted(a)
     key_b = {"req": dict(base, Headers={"Idempotency-Key": "doc-k1"}, Body=ORIGINAL)}
     b = obhost.invoke("notification", key_b, {})
-    assert b.status_code == 202 and b.res_json()["id"] == op  # the first array element was the key
+    assert b.status_code == 202 and b.res_json()["id"] == op  # the array element was the key
     assert json.loads(obhost.queue[-1].text)["request"] == ORIGINAL
     ct = {"req": dict(base, Headers={"Content-Type": ["text/plain"]}, Body=json.dumps(ORIGINAL))}
     problem(obhost.invoke("notification", ct, {}), 415, "unsupported-media-type")
