@@ -28,8 +28,12 @@ int outbox_open(struct outbox *o, const char *path, const char *sender, char *er
                 size_t errcap);
 
 /* Writes <id>.eml for msg. wbuf[0..wcap) is the caller's staging memory (OUTBOX_WRITE_BUF).
- * Returns 0 when written, 1 when <id>.eml already existed (nothing written: idempotent), or
- * -ERR_OUTBOX. `now` is the Unix time for the Date header. */
+ * With msg->request_digest the file starts with the header line
+ * "X-Notify-Request-Digest: sha256=<64 hex digits>". Returns 0 when written, 1 when <id>.eml
+ * already existed with the same digest, or without one on either side (nothing written:
+ * idempotent), -ERR_IDEM_MISMATCH when it existed with another digest (the id's key was used
+ * for another request, before a restart or an eviction from the key table), or -ERR_OUTBOX.
+ * `now` is the Unix time for the Date header. */
 int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, int64_t now,
                 char *wbuf, size_t wcap);
 

@@ -382,9 +382,16 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 			     keep_alive);
 			return;
 		}
-		id_from_key(key->value, key->value_len, r->id);
 		idem_hash(key->value, key->value_len, kh);
 		idem_hash(body, n, bh);
+		/* The outbox keeps the first body's digest with the message, so the key alone names
+		 * the operation and a reused key is refused after a restart too. ACS keeps nothing
+		 * we can compare: the body's digest joins the id (README, Idempotency). */
+		if (!strcmp(a->tr->name, "outbox"))
+			id_from_key(key->value, key->value_len, r->id);
+		else
+			id_from_key_body(key->value, key->value_len, bh, r->id);
+		s->msg.request_digest = bh;
 		int status = 0, rc = idem_begin(a->idem, kh, bh, (long long)time(0), &status);
 		if (rc == -ERR_IDEM_BUSY) {
 			fail(out, r, rc, 0, "retry after the first request has been answered",
@@ -426,6 +433,7 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 	}
 	if (key)
 		idem_finish(a->idem, kh, r->status);
+	s->msg.request_digest = 0; /* bh dies here */
 }
 
 /* Validates body[0..n) into s->msg (strings decoded into scratch[0..cap)), then sends it, or

@@ -28,6 +28,10 @@
 #define OUTBOX_FILE_MODE 0644
 /* Mode of the outbox directory when outbox_open creates it. */
 #define OUTBOX_DIR_MODE 0755
+/* The first line of a keyed message: the SHA-256 of its request body, in hex. */
+static const char digest_prefix[] = "X-Notify-Request-Digest: sha256=";
+#define DIGEST_HEX  64
+#define DIGEST_LINE (sizeof digest_prefix - 1 + DIGEST_HEX + 2)
 
 /* 1 when id is OUTBOX_ID_LEN characters of [0-9a-f-]: no path can hide in it. */
 static int id_valid(const char *id)
@@ -85,6 +89,38 @@ static int create_tmp(int dirfd, const char *tmp)
 	return fd;
 }
 
+/* The digest line of d (DIGEST_LINE bytes, "\r\n" included) into line. */
+static void digest_line(const unsigned char d[32], char line[DIGEST_LINE])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = line + sizeof digest_prefix - 1;
+	memcpy(line, digest_prefix, sizeof digest_prefix - 1);
+	for (int i = 0; i < 32; i++) {
+		*p++ = hex[d[i] >> 4];
+		*p++ = hex[d[i] & 15];
+	}
+	memcpy(p, "\r\n", 2);
+}
+
+/* An existing eml against the request digest d: 1 when it records d or no digest at all (a
+ * file from before digests, or an unkeyed send), -ERR_IDEM_MISMATCH when it records another,
+ * -ERR_OUTBOX when it cannot be read. */
+static int same_request(int dirfd, const char *eml, const unsigned char d[32])
+{
+	char want[DIGEST_LINE], got[DIGEST_LINE];
+	int fd = openat(dirfd, eml, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -ERR_OUTBOX;
+	ssize_t n = pread(fd, got, sizeof got, 0);
+	close(fd);
+	if (n < 0)
+		return -ERR_OUTBOX;
+	if ((size_t)n < sizeof got || memcmp(got, digest_prefix, sizeof digest_prefix - 1) != 0)
+		return 1;
+	digest_line(d, want);
+	return memcmp(got, want, sizeof want) == 0 ? 1 : -ERR_IDEM_MISMATCH;
+}
+
 /* Writes the message into fd through wbuf and syncs it. Returns 0, -ERR_INTERNAL (mail_write
  * refused the message) or -ERR_OUTBOX. */
 static int write_file(int fd, const struct outbox *o, const struct notify_msg *msg, const char *id,
@@ -93,6 +129,11 @@ static int write_file(int fd, const struct outbox *o, const struct notify_msg *m
 	struct buf b;
 	struct mail_meta meta = {id, o->sender, now};
 	buf_init_fd(&b, wbuf, wcap, fd);
+	if (msg->request_digest) {
+		char line[DIGEST_LINE];
+		digest_line(msg->request_digest, line);
+		buf_append(&b, line, sizeof line);
+	}
 	int r = mail_write(&b, msg, &meta);
 	if (r == -ERR_INTERNAL)
 		return r;
@@ -132,7 +173,7 @@ int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, 
 		return -ERR_INTERNAL;
 	file_names(id, tmp, eml);
 	if (fstatat(o->dirfd, eml, &st, 0) == 0)
-		return 1;
+		return msg->request_digest ? same_request(o->dirfd, eml, msg->request_digest) : 1;
 	int fd = create_tmp(o->dirfd, tmp);
 	if (fd < 0)
 		return -ERR_OUTBOX;
@@ -147,7 +188,8 @@ int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, 
 		unlinkat(o->dirfd, tmp, 0);
 		return r;
 	}
-	return publish(o->dirfd, tmp, eml);
+	r = publish(o->dirfd, tmp, eml);
+	return r == 1 && msg->request_digest ? same_request(o->dirfd, eml, msg->request_digest) : r;
 }
 
 /* see outbox.h */

@@ -12,6 +12,13 @@ static int outbox_tsend(void *ctx, void *wctx, const struct notify_msg *msg, con
                         struct transport_result *r)
 {
 	int rc = outbox_send(ctx, msg, id, (long long)time(0), wctx, OUTBOX_WRITE_BUF);
+	if (rc == -ERR_IDEM_MISMATCH) { /* the key's first request, recorded before a restart */
+		r->http_status = 409;
+		r->retry_after_s = 0;
+		r->retryable = 0;
+		strcpy(r->detail, "use a new Idempotency-Key for a different request");
+		return rc;
+	}
 	if (rc < 0) {
 		r->http_status = 500;
 		r->retry_after_s = 0;

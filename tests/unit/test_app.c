@@ -48,6 +48,8 @@ struct fake {
 	char to0[NOTIFY_MAX_ADDR + 1], subject[64], text[64];
 	unsigned n_to, n_cc;
 	void *send_wctx, *status_wctx;
+	int send_had_digest; /* msg->request_digest was set */
+	unsigned char send_digest[32];
 };
 
 static void copy_str(char *dst, size_t cap, struct notify_str s)
@@ -70,6 +72,9 @@ static int fake_send(void *ctx, void *wctx, const struct notify_msg *msg, const 
 		copy_str(f->to0, sizeof f->to0, msg->to[0]);
 	copy_str(f->subject, sizeof f->subject, msg->subject);
 	copy_str(f->text, sizeof f->text, msg->text);
+	f->send_had_digest = msg->request_digest != NULL;
+	if (msg->request_digest)
+		memcpy(f->send_digest, msg->request_digest, 32);
 	if (f->send_rc < 0) {
 		r->http_status = f->http_status;
 		r->retry_after_s = f->retry_after_s;
@@ -545,7 +550,9 @@ static void test_idem_replay_same_id_without_send(void **state)
 {
 	(void)state;
 	char want[ID_LEN + 1];
-	id_from_key("order-42", 8, want);
+	unsigned char bh[32];
+	idem_hash(body_ok, sizeof body_ok - 1, bh);
+	id_from_key_body("order-42", 8, bh, want); /* a transport that keeps no record */
 	assert_int_equal(
 	    run("POST", "/api/notification", "Idempotency-Key: order-42\r\n", body_ok, 1), 202);
 	assert_string_equal(assert_op(202, "Running"), want);
@@ -564,6 +571,37 @@ static void test_idem_replay_same_id_without_send(void **state)
 	snprintf(loc, sizeof loc, "/api/notification/%s", want);
 	assert_string_equal(hdr("Location"), loc);
 	assert_int_equal(rep.replayed, 1);
+}
+
+/* Which id a keyed request gets (issue 10, item 1): from the key alone for the outbox, which
+ * records the body's digest with the message and is told it (request_digest); from key and
+ * body for a transport that keeps nothing (ACS), so that after a restart a reused key with
+ * another body is another operation, not the first one answered as if it were this. */
+static void test_idem_id_and_digest_per_transport(void **state)
+{
+	(void)state;
+	char want[ID_LEN + 1], other[ID_LEN + 1];
+	unsigned char bh[32];
+	idem_hash(body_ok, sizeof body_ok - 1, bh);
+	tr.name = "outbox";
+	id_from_key("k-ob", 4, want);
+	assert_int_equal(run("POST", "/api/notification", "Idempotency-Key: k-ob\r\n", body_ok, 1),
+	                 202);
+	assert_string_equal(fk.send_id, want);
+	assert_int_equal(fk.send_had_digest, 1);
+	assert_memory_equal(fk.send_digest, bh, 32);
+	assert_null(slot.msg.request_digest);
+	tr.name = "acs";
+	id_from_key_body("k-acs", 5, bh, want);
+	assert_int_equal(run("POST", "/api/notification", "Idempotency-Key: k-acs\r\n", body_ok, 1),
+	                 202);
+	assert_string_equal(fk.send_id, want);
+	idem_hash(body_other, sizeof body_other - 1, bh);
+	id_from_key_body("k-acs", 5, bh, other);
+	assert_string_not_equal(want, other);
+	/* without a key: no digest */
+	assert_int_equal(run("POST", "/api/notification", NULL, body_ok, 1), 202);
+	assert_int_equal(fk.send_had_digest, 0);
 }
 
 static void test_idem_replay_when_status_fails_says_running(void **state)
@@ -618,7 +656,9 @@ static void test_idem_failed_send_retry_same_id(void **state)
 {
 	(void)state;
 	char want[ID_LEN + 1];
-	id_from_key("pay-7", 5, want);
+	unsigned char bh[32];
+	idem_hash(body_ok, sizeof body_ok - 1, bh);
+	id_from_key_body("pay-7", 5, bh, want);
 	fk.send_rc = -ERR_UNAVAILABLE;
 	fk.http_status = 503;
 	fk.retry_after_s = 7;
@@ -1059,6 +1099,7 @@ int main(void)
 	    T(test_send_failure_answers_transport_status),
 	    T(test_idem_replay_same_id_without_send),
 	    T(test_idem_replay_when_status_fails_says_running),
+	    T(test_idem_id_and_digest_per_transport),
 	    T(test_idem_other_body_409),
 	    T(test_idem_busy_409_retry_after),
 	    T(test_idem_failed_send_retry_same_id),

@@ -265,6 +265,46 @@ static void test_open_under_regular_file(void **state)
 	assert_string_equal(tiny, "outbox ");
 }
 
+/* A keyed message records its request digest as its first line; a later send of the id with
+ * another digest is -ERR_IDEM_MISMATCH (the key was reused after a restart or an eviction),
+ * with the same digest (or none on either side) the idempotent 1; the file is never touched. */
+static void test_request_digest_recorded_and_compared(void **state)
+{
+	struct fixture *fx = *state;
+	static char want[FILE_CAP], got[FILE_CAP];
+	unsigned char d1[32], d2[32];
+	for (int i = 0; i < 32; i++)
+		d1[i] = (unsigned char)(0xa0 + i), d2[i] = d1[i];
+	d2[31] ^= 1;
+	open_outbox(fx);
+	fx->m.request_digest = d1;
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf), 0);
+	static const char line[] =
+	    "X-Notify-Request-Digest: sha256="
+	    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf\r\n";
+	long n = read_file(fx->dir, "0f8fad5b-d9cb-469f-a165-70867728950e.eml", got, sizeof got);
+	size_t m = expected(&fx->m, ID, want, sizeof want);
+	assert_int_equal(n, (long)(sizeof line - 1 + m));
+	assert_memory_equal(got, line, sizeof line - 1);
+	assert_memory_equal(got + sizeof line - 1, want, m);
+	/* the same request again (after a restart): the idempotent no-op */
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW + 5, fx->wbuf, sizeof fx->wbuf), 1);
+	/* another body under the same id: refused, nothing written */
+	fx->m.request_digest = d2;
+	fx->m.subject = S("Another message");
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW + 9, fx->wbuf, sizeof fx->wbuf),
+	                 -ERR_IDEM_MISMATCH);
+	assert_int_equal(
+	    read_file(fx->dir, "0f8fad5b-d9cb-469f-a165-70867728950e.eml", want, sizeof want), n);
+	assert_memory_equal(got, want, (size_t)n);
+	/* no digest asked for (an unkeyed id), or none recorded (an older file): no comparison */
+	fx->m.request_digest = NULL;
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf), 1);
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID2, NOW, fx->wbuf, sizeof fx->wbuf), 0);
+	fx->m.request_digest = d2;
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID2, NOW, fx->wbuf, sizeof fx->wbuf), 1);
+}
+
 static void test_closed_outbox(void **state)
 {
 	struct fixture *fx = *state;
@@ -289,6 +329,7 @@ int main(void)
 	    T(test_bad_ids),
 	    T(test_refused_message_leaves_nothing),
 	    T(test_open_under_regular_file),
+	    T(test_request_digest_recorded_and_compared),
 	    T(test_closed_outbox),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
