@@ -61,6 +61,7 @@
 	X(OUTBOX, 500, "outbox-write-failed", "Could not write the message to the outbox")         \
 	X(NOT_IMPLEMENTED, 501, "not-implemented", "Transfer-Encoding other than chunked")         \
 	X(UNAVAILABLE, 503, "unavailable", "Service is shutting down or overloaded")               \
+	X(NOT_READY, 503, "not-ready", "The service cannot take notifications now")                \
 	X(ACS_REJECTED, 422, "acs-rejected", "Azure Communication Services rejected the message")  \
 	X(ACS_THROTTLED, 429, "acs-throttled",                                                     \
 	  "Azure Communication Services is throttling this subscription")                          \

@@ -47,6 +47,9 @@ struct transport {
 	/* The state of operation `id`. Returns 0 (r->state set), -ERR_NOT_FOUND, or another
 	 * -ERR_x with r->http_status and r->detail. */
 	int (*status)(void *ctx, void *wctx, const char *id, struct transport_result *r);
+	/* Readiness (GET /), called on the event-loop thread, so it MUST NOT block: at most one
+	 * cheap syscall. Returns 1, or 0 with *why a static one-line reason. NULL: always ready. */
+	int (*ready)(void *ctx, const char **why);
 };
 
 struct outbox;

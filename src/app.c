@@ -283,6 +283,10 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 		if (!get && !head)
 			return fail(out, r, -ERR_METHOD, 0, "use GET or HEAD",
 			            "Allow: GET, HEAD\r\n", keep_alive);
+		const char *why = 0; /* the transport's check never blocks (transport.h) */
+		if (a->tr && a->tr->ready && !a->tr->ready(a->tr->ctx, &why))
+			return fail(out, r, -ERR_NOT_READY, 0, why, "Retry-After: 1\r\n",
+			            keep_alive);
 		static const char ready[] = "{\"status\":\"ready\"}";
 		struct buf b;
 		buf_init(&b, (char *)ready, sizeof ready);

@@ -56,14 +56,24 @@ static void file_names(const char *id, char tmp[TMP_NAME_SIZE], char eml[EML_NAM
 	memcpy(eml + OUTBOX_ID_LEN, ".eml", 5);
 }
 
+/* Opens the outbox directory of o (O_DIRECTORY): the fd, or -1 with errno set. */
+static int dir_open(const struct outbox *o)
+{
+	if (!o->path) {
+		errno = EBADF;
+		return -1;
+	}
+	return open(o->path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+}
+
 /* see outbox.h */
 int outbox_open(struct outbox *o, const char *path, const char *sender, char *errbuf, size_t errcap)
 {
-	o->dirfd = -1;
+	o->path = path;
 	o->sender = sender;
 	int fd = -1;
 	if (mkdir(path, OUTBOX_DIR_MODE) == 0 || errno == EEXIST)
-		fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		fd = dir_open(o);
 	if (fd < 0) {
 		struct buf e;
 		buf_init(&e, errbuf, errcap);
@@ -72,9 +82,10 @@ int outbox_open(struct outbox *o, const char *path, const char *sender, char *er
 		buf_puts(&e, ": ");
 		buf_put_errno(&e, errno);
 		buf_cstr(&e);
+		o->path = NULL;
 		return -ERR_OUTBOX;
 	}
-	o->dirfd = fd;
+	close(fd);
 	return 0;
 }
 
@@ -163,33 +174,45 @@ static int publish(int dirfd, const char *tmp, const char *eml)
 	return fsync(dirfd) < 0 ? -ERR_OUTBOX : 0;
 }
 
-/* see outbox.h */
-int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, int64_t now,
-                char *wbuf, size_t wcap)
+/* outbox_send in the open directory dirfd. */
+static int send_in(int dirfd, struct outbox *o, const struct notify_msg *msg, const char *id,
+                   int64_t now, char *wbuf, size_t wcap)
 {
 	char tmp[TMP_NAME_SIZE], eml[EML_NAME_SIZE];
 	struct stat st;
-	if (!id_valid(id) || wcap == 0 || o->dirfd < 0)
-		return -ERR_INTERNAL;
 	file_names(id, tmp, eml);
-	if (fstatat(o->dirfd, eml, &st, 0) == 0)
-		return msg->request_digest ? same_request(o->dirfd, eml, msg->request_digest) : 1;
-	int fd = create_tmp(o->dirfd, tmp);
+	if (fstatat(dirfd, eml, &st, 0) == 0)
+		return msg->request_digest ? same_request(dirfd, eml, msg->request_digest) : 1;
+	int fd = create_tmp(dirfd, tmp);
 	if (fd < 0)
 		return -ERR_OUTBOX;
 	int r = write_file(fd, o, msg, id, now, wbuf, wcap);
-	if (r == 0 && !still_ours(o->dirfd, tmp, fd)) {
+	if (r == 0 && !still_ours(dirfd, tmp, fd)) {
 		close(fd);
 		return -ERR_OUTBOX; /* tmp is another writer's now: leave it alone */
 	}
 	if (close(fd) < 0 && r == 0)
 		r = -ERR_OUTBOX;
 	if (r < 0) {
-		unlinkat(o->dirfd, tmp, 0);
+		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	r = publish(o->dirfd, tmp, eml);
-	return r == 1 && msg->request_digest ? same_request(o->dirfd, eml, msg->request_digest) : r;
+	r = publish(dirfd, tmp, eml);
+	return r == 1 && msg->request_digest ? same_request(dirfd, eml, msg->request_digest) : r;
+}
+
+/* see outbox.h */
+int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, int64_t now,
+                char *wbuf, size_t wcap)
+{
+	if (!id_valid(id) || wcap == 0 || !o->path)
+		return -ERR_INTERNAL;
+	int dirfd = dir_open(o);
+	if (dirfd < 0)
+		return -ERR_OUTBOX;
+	int r = send_in(dirfd, o, msg, id, now, wbuf, wcap);
+	close(dirfd);
+	return r;
 }
 
 /* see outbox.h */
@@ -197,18 +220,34 @@ int outbox_status(struct outbox *o, const char *id)
 {
 	char tmp[TMP_NAME_SIZE], eml[EML_NAME_SIZE];
 	struct stat st;
-	if (!id_valid(id) || o->dirfd < 0)
+	if (!id_valid(id) || !o->path)
 		return -ERR_INTERNAL;
+	int dirfd = dir_open(o);
+	if (dirfd < 0)
+		return -ERR_OUTBOX;
 	file_names(id, tmp, eml);
-	if (fstatat(o->dirfd, eml, &st, 0) == 0)
+	int r = fstatat(dirfd, eml, &st, 0) == 0 ? 1 : errno == ENOENT ? 0 : -ERR_OUTBOX;
+	close(dirfd);
+	return r;
+}
+
+/* see outbox.h */
+int outbox_ready(const struct outbox *o, const char **why)
+{
+	if (!o->path) {
+		*why = "the outbox is closed";
+		return 0;
+	}
+	if (access(o->path, W_OK | X_OK) == 0)
 		return 1;
-	return errno == ENOENT ? 0 : -ERR_OUTBOX;
+	*why = errno == ENOENT || errno == ENOTDIR ? "the outbox directory does not exist"
+	       : errno == EACCES || errno == EROFS ? "the outbox directory is not writable"
+	                                           : "the outbox directory cannot be checked";
+	return 0;
 }
 
 /* see outbox.h */
 void outbox_close(struct outbox *o)
 {
-	if (o->dirfd >= 0)
-		close(o->dirfd);
-	o->dirfd = -1;
+	o->path = NULL;
 }

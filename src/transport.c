@@ -46,6 +46,12 @@ static int outbox_tstatus(void *ctx, void *wctx, const char *id, struct transpor
 	return 0;
 }
 
+/* Outbox readiness: the directory exists and is writable. */
+static int outbox_tready(void *ctx, const char **why)
+{
+	return outbox_ready(ctx, why);
+}
+
 /* see transport.h */
 void transport_outbox(struct transport *t, struct outbox *o)
 {
@@ -53,6 +59,7 @@ void transport_outbox(struct transport *t, struct outbox *o)
 	t->ctx = o;
 	t->send = outbox_tsend;
 	t->status = outbox_tstatus;
+	t->ready = outbox_tready;
 }
 
 /* Unconfigured: refuses with the reason kept in ctx. */
@@ -86,4 +93,5 @@ void transport_unconfigured(struct transport *t, const char *detail)
 	t->ctx = (void *)detail;
 	t->send = none_send;
 	t->status = none_status;
+	t->ready = 0;
 }

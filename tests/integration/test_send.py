@@ -229,3 +229,25 @@ def test_fifty_recipients(h):
     r = request(h, "POST", "/api/notification",
                 {"to_email": rcpt, "cc": "one-more@example.com", "subject": "s", "message": "m"})
     assert r.status == 400 and r.json()["type"].endswith("too-many-recipients")
+
+
+def test_outbox_removed_and_made_again(h):
+    """The outbox directory removed while the service runs: readiness answers 503 with the
+    reason and sends 500; as soon as the directory exists again both work, without a restart."""
+    import shutil
+    assert request(h, "POST", "/api/notification", ORIGINAL).status == 202
+    shutil.rmtree(h.outbox)
+    r = request(h, "GET", "/")
+    assert r.status == 503 and r.header("content-type") == "application/problem+json"
+    assert r.json()["type"].endswith(":not-ready")
+    assert r.json()["detail"] == "the outbox directory does not exist"
+    assert r.header("retry-after") == "1"
+    assert request(h, "HEAD", "/").status == 503
+    s = request(h, "POST", "/api/notification", ORIGINAL)
+    assert s.status == 500 and s.json()["type"].endswith("outbox-write-failed")
+    h.outbox.mkdir()
+    assert request(h, "GET", "/").status == 200
+    r = request(h, "POST", "/api/notification", ORIGINAL)
+    assert r.status == 202
+    assert [p.name for p in h.emls()] == [r.json()["id"] + ".eml"]
+    assert request(h, "GET", "/api/notification/" + r.json()["id"]).status == 200

@@ -128,7 +128,7 @@ static int setup(void **state)
 	memset(&fk, 0, sizeof fk);
 	fk.send_state = "Running";
 	fk.status_state = "Succeeded";
-	tr = (struct transport){"fake", &fk, fake_send, fake_status};
+	tr = (struct transport){"fake", &fk, fake_send, fake_status, NULL};
 	memset(idem_mem, 0, sizeof idem_mem);
 	idem_init(&idem, idem_mem, IDEM_ENTRIES, 3600);
 	app = (struct app){NULL, &tr, &idem, {NULL}, 0, 0, 0, 0};
@@ -344,6 +344,33 @@ static void test_ready_ignores_query_and_api_key(void **state)
 }
 
 /* ---- routing and methods ------------------------------------------------------------------- */
+
+/* Readiness asks the transport (issue 10, item 4): not ready is 503 with the reason, for GET
+ * and HEAD; ready again, 200 again. */
+static const char *fake_why;
+static int fake_ready(void *ctx, const char **why)
+{
+	(void)ctx;
+	*why = fake_why;
+	return fake_why == NULL;
+}
+
+static void test_ready_asks_transport(void **state)
+{
+	(void)state;
+	tr.ready = fake_ready;
+	fake_why = "the outbox directory does not exist";
+	assert_int_equal(run("GET", "/", NULL, NULL, 1), 503);
+	assert_problem(-ERR_NOT_READY, 503);
+	assert_string_equal(tu_json_str(&ans.j, "detail", ans.tmp, sizeof ans.tmp),
+	                    "the outbox directory does not exist");
+	assert_string_equal(hdr("Retry-After"), "1");
+	assert_int_equal(run("HEAD", "/", NULL, NULL, 1), 503);
+	parse_answer(1);
+	fake_why = NULL;
+	assert_int_equal(run("GET", "/", NULL, NULL, 1), 200);
+	assert_int_equal(fk.send_calls + fk.status_calls, 0);
+}
 
 static void test_unknown_paths_404(void **state)
 {
@@ -1085,6 +1112,7 @@ int main(void)
 	    T(test_head_root_has_length_no_body),
 	    T(test_ready_connection_close),
 	    T(test_ready_ignores_query_and_api_key),
+	    T(test_ready_asks_transport),
 	    T(test_unknown_paths_404),
 	    T(test_404_exact),
 	    T(test_405_root_allows_get_head),
