@@ -65,7 +65,14 @@ CERTS     := $(sort $(wildcard certs/*.pem))
 $(TA2C): tools/ta2c.c | $(DEPSTAMP)
 	@mkdir -p $(@D)
 	$(HOSTCC) -O2 -Wall -Wextra -I$(BEARSSL)/inc $< $(BEARSSL)/build-host/libbearssl.a -o $@
-$(B)/gen/ta.c: $(TA2C) $(CERTS)
+# The names of certs/*.pem in a file rewritten only when they change, so that removing a root
+# regenerates the anchors as adding one does.
+$(B)/gen/certs.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CERTS)' | cmp -s - $@ || echo '$(CERTS)' > $@
+FORCE:
+.PHONY: FORCE
+$(B)/gen/ta.c: $(TA2C) $(CERTS) $(B)/gen/certs.list
 	@mkdir -p $(@D)
 	$(TA2C) $(CERTS) > $@.tmp && mv $@.tmp $@
 $(B)/obj/gen/ta.o: $(B)/gen/ta.c
