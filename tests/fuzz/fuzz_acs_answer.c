@@ -25,6 +25,7 @@
 #include "err.h"
 #include "http.h"
 #include "json.h"
+#include "fuzz.h"
 
 /* read_reply() keeps at most this much of an answer. */
 #define FUZZ_MAX_INPUT ACS_RESP_MAX
@@ -41,12 +42,6 @@ static char body_mem[FUZZ_MAX_INPUT];
 static struct http_header hdr[HTTP_MAX_HEADERS];
 static struct json_tok tok[ACS_RESP_TOKENS];
 static char token[ACS_TOKEN_MAX + 1];
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 /* NUL inside s[0..cap), only bytes >= 0x20 but DEL before it, valid UTF-8. */
 static void check_line(const char *s, size_t cap)
