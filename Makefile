@@ -10,16 +10,23 @@ DEPSTAMP  := $(DEPS)/.ready
 PYTEST    ?= /usr/bin/python3 -m pytest
 CLANG     ?= clang-14
 
-# Defaults: the dev variant (host cc, glibc). Variants below override B, CC, CFLAGS, LDFLAGS.
+# Defaults: the dev variant (host cc, glibc). Variants below override B, CC, OPT, EXTRA_CFLAGS,
+# EXTRA_LDFLAGS. CC: make predefines it (origin "default"), so `CC ?= cc` would never apply; a CC
+# from the environment or the command line is kept.
 B         ?= build/dev
-CC        ?= cc
+ifeq ($(origin CC),default)
+CC        := cc
+endif
 BRLIB     ?= $(BEARSSL)/build-host/libbearssl.a
 OPT       ?= -O2 -g
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
 CPPFLAGS  := -Iinclude -I$(DEPS)/include -I$(BEARSSL)/inc -D_GNU_SOURCE \
              -DNOTIFY_VERSION='"$(VERSION)"'
-CFLAGS    ?= -std=c11 $(OPT) $(WARN) $(EXTRA_CFLAGS)
-LDFLAGS   ?= $(EXTRA_LDFLAGS)
+# The project's flags always apply; a CFLAGS or LDFLAGS of the user's (environment or command
+# line) is added after them, so it can add or override an option but never drops -std=c11 or
+# the warnings.
+ALL_CFLAGS = -std=c11 $(OPT) $(WARN) $(EXTRA_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(EXTRA_LDFLAGS) $(LDFLAGS)
 LDLIBS    := -lpthread
 
 SRCS      := $(wildcard src/*.c)
@@ -30,7 +37,7 @@ UNITS     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZERS   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps sdk static asan run test unit integration fuzz fuzz-build fuzz-replay fuzz-run \
-        bench nomalloc fmt lint clean help units tfcheck zip kql-check
+        bench nomalloc fmt lint clean help unit-build tfcheck zip kql-check
 
 all: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory $(B)/handler
@@ -41,6 +48,7 @@ help:
 	@echo "make run        build the static binary and serve on PORT (default 8080), outbox mode"
 	@echo "make test       unit (ASan+UBSan), integration (static and ASan), fuzz replay+smoke, nomalloc,"
 	@echo "                tfcheck, kql-check"
+	@echo "make unit       build the unit tests with ASan+UBSan and run them (make unit-build: build only)"
 	@echo "make fuzz       build libFuzzer targets; make fuzz-run T=<target> SECS=60"
 	@echo "make bench      size, start-up, RSS, allocations, requests/s -> tests/bench/RESULTS.md"
 	@echo "make nomalloc   prove no object but main.o references malloc/free"
@@ -55,7 +63,7 @@ $(DEPSTAMP): scripts/deps.sh
 
 $(B)/obj/%.o: src/%.c | $(DEPSTAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 # Trust anchors: certs/*.pem -> C arrays by our own generator (tools/ta2c.c, host cc), at
 # build time into build/<variant>/gen/; nothing generated is committed.
@@ -65,26 +73,33 @@ CERTS     := $(sort $(wildcard certs/*.pem))
 $(TA2C): tools/ta2c.c | $(DEPSTAMP)
 	@mkdir -p $(@D)
 	$(HOSTCC) -O2 -Wall -Wextra -I$(BEARSSL)/inc $< $(BEARSSL)/build-host/libbearssl.a -o $@
-$(B)/gen/ta.c: $(TA2C) $(CERTS)
+# The names of certs/*.pem in a file rewritten only when they change, so that removing a root
+# regenerates the anchors as adding one does.
+$(B)/gen/certs.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CERTS)' | cmp -s - $@ || echo '$(CERTS)' > $@
+FORCE:
+.PHONY: FORCE
+$(B)/gen/ta.c: $(TA2C) $(CERTS) $(B)/gen/certs.list
 	@mkdir -p $(@D)
 	$(TA2C) $(CERTS) > $@.tmp && mv $@.tmp $@
 $(B)/obj/gen/ta.o: $(B)/gen/ta.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 $(B)/libnotify.a: $(LIBOBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(B)/handler: $(B)/obj/main.o $(B)/libnotify.a $(BRLIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(B)/obj/main.o $(B)/libnotify.a $(BRLIB) $(LDLIBS) -o $@
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(B)/obj/main.o $(B)/libnotify.a $(BRLIB) $(LDLIBS) -o $@
 
 # ---- variants ---------------------------------------------------------------------------------
 static: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory B=build/static CC=musl-gcc \
 	  BRLIB=$(BEARSSL)/build-musl/libbearssl.a \
 	  OPT="-Oz -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" \
-	  LDFLAGS="-static -Wl,--gc-sections -Wl,-z,noseparate-code -s" build/static/handler
+	  EXTRA_LDFLAGS="-static -Wl,--gc-sections -Wl,-z,noseparate-code -s" build/static/handler
 	@file build/static/handler | grep -q 'statically linked' || \
 	  { echo "build/static/handler is not static" >&2; exit 1; }
 	@if readelf -d build/static/handler 2>/dev/null | grep -q NEEDED; then \
@@ -94,12 +109,16 @@ static: $(DEPSTAMP)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory B=build/asan OPT="-O1 -g" EXTRA_CFLAGS="$(SAN)" \
-	  EXTRA_LDFLAGS="$(SAN)" build/asan/handler units
+	  EXTRA_LDFLAGS="$(SAN)" build/asan/handler unit-build
 
 # ---- tests ------------------------------------------------------------------------------------
-units: $(UNITS:%=$(B)/%)
+# unit-build builds the unit test binaries of variant B; `make unit` builds them with ASan+UBSan
+# and runs them (what CI runs). Each binary gets a dependency file, so editing a header it
+# includes (tests/unit/testutil.h, include/*.h) rebuilds it.
+unit-build: $(UNITS:%=$(B)/%)
 $(B)/test_%: tests/unit/test_%.c $(B)/libnotify.a
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) $^ $(BRLIB) -lcmocka $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) -Itests/unit $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP -MF $@.d -MT $@ \
+	  $(filter %.c,$^) $(filter %.a,$^) $(BRLIB) -lcmocka $(LDLIBS) -o $@
 
 export ASAN_OPTIONS := detect_leaks=1:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
@@ -154,7 +173,8 @@ fuzz-build: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory B=build/fuzz CC=$(CLANG) OPT="-O1 -g" \
 	  EXTRA_CFLAGS="$(FUZZFLAGS)" $(FUZZERS:%=build/fuzz/fuzz_%)
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libnotify.a
-	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined $^ $(BRLIB) -o $@
+	$(CLANG) $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -MMD -MP -MF $@.d \
+	  -MT $@ $(filter %.c,$^) $(filter %.a,$^) $(BRLIB) -o $@
 
 # Replays every regression file and seed through each target, then fuzzes each for FUZZ_SMOKE s.
 FUZZ_SMOKE ?= 10
@@ -213,4 +233,4 @@ clean:
 	rm -rf build/dev build/static build/asan build/fuzz build/bench build/zip build/tools \
 	  build/notify-handler.zip build/notify-handler-http.zip build/kql-check
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(UNITS:%=$(B)/%.d) $(wildcard build/fuzz/fuzz_*.d)

@@ -49,7 +49,8 @@
 	X(allowed_senders, "NOTIFY_ALLOWED_SENDERS", STR, "", 0, 4095,                             \
 	  "comma-separated addresses a request may name in \"from\"; empty: no override")          \
 	X(api_key, "NOTIFY_API_KEY", SECRET, "", 0, 255,                                           \
-	  "when set, /api/* requires X-API-Key: <key> or Authorization: Bearer <key>")             \
+	  "when set, /api/* requires X-API-Key: <key> or Authorization: Bearer <key>; set but "    \
+	  "empty stops start-up")                                                                  \
 	X(idem_ttl_s, "NOTIFY_IDEMPOTENCY_TTL_S", INT, "86400", 1, 2592000,                        \
 	  "how long an Idempotency-Key is remembered, in seconds")                                 \
 	X(idem_entries, "NOTIFY_IDEMPOTENCY_ENTRIES", INT, "4096", 8, 1048576,                     \

@@ -38,6 +38,8 @@
 	X(TOO_MANY_ITEMS, 400, "too-many-items", "Too many items in a list")                       \
 	X(SENDER_NOT_ALLOWED, 400, "sender-not-allowed", "This sender address is not allowed")     \
 	X(IDEM_KEY_INVALID, 400, "idempotency-key-invalid", "Invalid Idempotency-Key header")      \
+	X(HEADER_AMBIGUOUS, 400, "header-ambiguous",                                               \
+	  "A header appears twice, or two headers disagree")                                       \
 	X(UNAUTHORIZED, 401, "unauthorized", "Missing or invalid API key")                         \
 	X(NOT_FOUND, 404, "not-found", "Not found")                                                \
 	X(METHOD, 405, "method-not-allowed", "Method not allowed")                                 \
@@ -59,6 +61,7 @@
 	X(OUTBOX, 500, "outbox-write-failed", "Could not write the message to the outbox")         \
 	X(NOT_IMPLEMENTED, 501, "not-implemented", "Transfer-Encoding other than chunked")         \
 	X(UNAVAILABLE, 503, "unavailable", "Service is shutting down or overloaded")               \
+	X(NOT_READY, 503, "not-ready", "The service cannot take notifications now")                \
 	X(ACS_REJECTED, 422, "acs-rejected", "Azure Communication Services rejected the message")  \
 	X(ACS_THROTTLED, 429, "acs-throttled",                                                     \
 	  "Azure Communication Services is throttling this subscription")                          \

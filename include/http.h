@@ -76,6 +76,9 @@ int http_request_parse(const char *buf, size_t len, struct http_request *req,
  * header appears several times, the first one. */
 const struct http_header *http_header_find(const struct http_request *req, const char *name);
 
+/* Number of header fields called `name` (case-insensitive). */
+size_t http_header_count(const struct http_request *req, const char *name);
+
 /* Case-insensitive comparison of p[0..n) with the NUL-terminated s. */
 int http_token_eq(const char *p, size_t n, const char *s);
 

@@ -4,7 +4,8 @@
  * The same key with the same body replays the first answer; with another body it is a conflict;
  * while the first request is still being sent, a second one is told to retry. A failed send
  * forgets the key, so the client may retry with it. The operation id of a keyed request is
- * id_from_key(key): stable across restarts, so even a forgotten key maps to the same id.
+ * stable across restarts: id_from_key() for the outbox (which records the body's digest and so
+ * refuses a forgotten key with another body), id_from_key_body() for ACS (id.h).
  *
  * Capacity: when a set is full of live entries the oldest finished one is evicted, so a key is
  * remembered for the TTL or until IDEM_WAYS newer keys land in its set, whichever comes first.

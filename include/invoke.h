@@ -11,7 +11,8 @@
  * Keys are matched ASCII case-insensitively (the host's own dictionaries for headers, query and
  * route values are case-insensitive; the envelope's keys are matched the same way for
  * tolerance). When a key appears twice (the host never sends that) the first one wins,
- * everywhere, lookups included.
+ * everywhere, lookups included; invoke_header_count() sees every value, so a caller can refuse
+ * a repeated security header instead.
  *
  *   struct invoke_http h;
  *   struct notify_error e;
@@ -157,6 +158,11 @@ int invoke_header(const struct invoke_http *h, const char *name, char *out, size
                   struct notify_str *val);
 int invoke_param(const struct invoke_http *h, const char *name, char *out, size_t cap,
                  struct notify_str *val);
+
+/* How many values the header `name` has: the elements of its array (null ones not counted) or
+ * 1 for a single value, summed over every member that matches (ASCII case-insensitive). More
+ * than 1 means the client sent the header line more than once. */
+int invoke_header_count(const struct invoke_http *h, const char *name);
 
 /*
  * Parses the envelope body[0..len) of a queue-triggered invocation whose trigger binding is

@@ -15,12 +15,14 @@
  * abuse early while leaving room for the Functions payloads of a later stage. */
 #define JSON_MAX_DEPTH 32
 
+/* OBJECT and ARRAY equal jsmntype_t's values; STRING and PRIMITIVE do not (Debian's jsmn 1.1.0
+ * numbers them 3 and 4): json_parse() converts every token's type after jsmn has run. */
 enum json_type {
 	JSON_UNDEFINED = 0,
 	JSON_OBJECT = 1,
 	JSON_ARRAY = 2,
-	JSON_STRING = 4, /* not jsmntype_t's values (Debian's jsmn 1.1.0 numbers them 3 and 4): */
-	JSON_PRIMITIVE = 8, /* json_parse() converts every token after jsmn has run */
+	JSON_STRING = 4,
+	JSON_PRIMITIVE = 8,
 };
 
 /* One token: layout-identical to jsmntok_t (checked by static asserts in json.c). */

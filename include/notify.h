@@ -72,6 +72,10 @@ struct notify_msg {
 	struct notify_str html; /* len 0 when absent */
 	struct notify_attachment att[NOTIFY_MAX_ATTACHMENTS];
 	unsigned n_att;
+	/* Not from the body: the caller's SHA-256 of the request body of a keyed request (32 bytes,
+	 * caller memory), which the outbox records with the message so that the same key with
+	 * another body is refused after a restart too. NULL (what notify_parse sets): none. */
+	const unsigned char *request_digest;
 };
 
 /* What the deployment allows. */

@@ -44,6 +44,10 @@ enum transport_cap {
 	/* It can deliver at all. Without it every send fails (the unconfigured transport), so a
 	 * queued flow must not accept a message for later delivery. */
 	TRANSPORT_CAN_DELIVER = 1,
+	/* It keeps a record of each keyed request's body digest (notify_msg.request_digest) with
+	 * the message and refuses the id for another body (-ERR_IDEM_MISMATCH), also after a
+	 * restart: the id of a keyed request can then come from the key alone. */
+	TRANSPORT_KEEPS_DIGEST = 2,
 };
 
 struct transport {
@@ -56,6 +60,9 @@ struct transport {
 	/* The state of operation `id`. Returns 0 (r->state set), -ERR_NOT_FOUND, or another
 	 * -ERR_x with r->http_status and r->detail. */
 	int (*status)(void *ctx, void *wctx, const char *id, struct transport_result *r);
+	/* Readiness (GET /), called on the event-loop thread, so it MUST NOT block: at most one
+	 * cheap syscall. Returns 1, or 0 with *why a static one-line reason. NULL: always ready. */
+	int (*ready)(void *ctx, const char **why);
 	unsigned caps; /* enum transport_cap flags */
 };
 

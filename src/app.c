@@ -92,22 +92,58 @@ static int secret_eq(const char *a, size_t n, const char *b)
 	return d == 0;
 }
 
+/* The token of an "Authorization: Bearer <token>" header into *v, *n; 0 when h is not one. */
+static int bearer_token(const struct http_header *h, const char **v, size_t *n)
+{
+	if (!h || h->value_len <= 7 || !http_token_eq(h->value, 7, "bearer "))
+		return 0;
+	*v = h->value + 7;
+	*n = h->value_len - 7;
+	while (*n > 0 && **v == ' ')
+		(*v)++, (*n)--;
+	return 1;
+}
+
 /* 1 when the request carries the API key (X-API-Key, or Authorization: Bearer). */
 static int authorized(const struct app *a, const struct http_request *req)
 {
+	const char *v;
+	size_t n;
 	if (!a->api_key || !*a->api_key)
 		return 1;
 	const struct http_header *h = http_header_find(req, "x-api-key");
 	if (h)
 		return secret_eq(h->value, h->value_len, a->api_key);
-	h = http_header_find(req, "authorization");
-	if (h && h->value_len > 7 && http_token_eq(h->value, 7, "bearer ")) {
-		const char *v = h->value + 7;
-		size_t n = h->value_len - 7;
-		while (n > 0 && *v == ' ')
-			v++, n--;
-		return secret_eq(v, n, a->api_key);
-	}
+	return bearer_token(http_header_find(req, "authorization"), &v, &n) &&
+	       secret_eq(v, n, a->api_key);
+}
+
+/* Equality of a[0..an) and b[0..bn) in time that depends on the lengths only. */
+static int same_bytes(const char *a, size_t an, const char *b, size_t bn)
+{
+	unsigned char d = (unsigned char)(an != bn);
+	for (size_t i = 0; i < an && i < bn; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+/* The API-key header that makes the request readable two ways, or NULL: X-API-Key or
+ * Authorization twice, or an X-API-Key and a Bearer token that differ. Only with a key set:
+ * without one these headers mean nothing here (a proxy may add its own Authorization). */
+static const char *ambiguous_key(const struct app *a, const struct http_request *req)
+{
+	const char *v;
+	size_t n;
+	if (!a->api_key || !*a->api_key)
+		return 0;
+	if (http_header_count(req, "x-api-key") > 1)
+		return "X-API-Key";
+	if (http_header_count(req, "authorization") > 1)
+		return "Authorization";
+	const struct http_header *x = http_header_find(req, "x-api-key");
+	if (x && bearer_token(http_header_find(req, "authorization"), &v, &n) &&
+	    !same_bytes(x->value, x->value_len, v, n))
+		return "Authorization";
 	return 0;
 }
 
@@ -257,6 +293,10 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 		if (!get && !head)
 			return fail(out, r, -ERR_METHOD, 0, "use GET or HEAD",
 			            "Allow: GET, HEAD\r\n", keep_alive);
+		const char *why = 0; /* the transport's check never blocks (transport.h) */
+		if (a->tr && a->tr->ready && !a->tr->ready(a->tr->ctx, &why))
+			return fail(out, r, -ERR_NOT_READY, 0, why, "Retry-After: 1\r\n",
+			            keep_alive);
 		static const char ready[] = "{\"status\":\"ready\"}";
 		struct buf b;
 		buf_init(&b, (char *)ready, sizeof ready);
@@ -266,6 +306,12 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 	}
 	if (n >= sn && memcmp(p, route_send, sn) == 0 && (n == sn || p[sn] == '/')) {
 		r->route = n == sn ? ROUTE_SEND : ROUTE_STATUS;
+		const char *amb = ambiguous_key(a, req);
+		if (amb)
+			return fail(
+			    out, r, -ERR_HEADER_AMBIGUOUS, amb,
+			    "send the API key once, in X-API-Key or in Authorization: Bearer", 0,
+			    keep_alive);
 		if (!authorized(a, req))
 			return fail(out, r, -ERR_UNAUTHORIZED, 0,
 			            "send the key in X-API-Key or Authorization: Bearer",
@@ -284,6 +330,9 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 			return fail(out, r, -ERR_MEDIA_TYPE, 0,
 			            "send Content-Type: application/json (charset utf-8)", 0,
 			            keep_alive);
+		if (http_header_count(req, "idempotency-key") > 1)
+			return fail(out, r, -ERR_HEADER_AMBIGUOUS, "Idempotency-Key",
+			            "send one Idempotency-Key", 0, keep_alive);
 		return 0;
 	}
 	enum app_route fr =
@@ -347,9 +396,16 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 			     keep_alive);
 			return;
 		}
-		id_from_key(key->value, key->value_len, r->id);
 		idem_hash(key->value, key->value_len, kh);
 		idem_hash(body, n, bh);
+		/* The outbox keeps the first body's digest with the message, so the key alone names
+		 * the operation and a reused key is refused after a restart too. ACS keeps nothing
+		 * we can compare: the body's digest joins the id (README, Idempotency). */
+		if (a->tr->caps & TRANSPORT_KEEPS_DIGEST)
+			id_from_key(key->value, key->value_len, r->id);
+		else
+			id_from_key_body(key->value, key->value_len, bh, r->id);
+		s->msg.request_digest = bh;
 		int status = 0, rc = idem_begin(a->idem, kh, bh, (long long)time(0), &status);
 		if (rc == -ERR_IDEM_BUSY) {
 			fail(out, r, rc, 0, "retry after the first request has been answered",
@@ -391,6 +447,7 @@ static void send_route(struct app *a, struct app_slot *s, const struct http_requ
 	}
 	if (key)
 		idem_finish(a->idem, kh, r->status);
+	s->msg.request_digest = 0; /* bh dies here */
 }
 
 /* Validates body[0..n) into s->msg (strings decoded into scratch[0..cap)), then sends it, or
@@ -569,7 +626,10 @@ static void fn_http(struct app *a, struct app_slot *s, const char *body, size_t 
 			r->status = 0;
 		return;
 	}
-	struct http_header hh[APP_FN_HEADERS];
+	/* Each header once, or twice when the host carried several values for it (a header
+	 * repeated by the client): app_head then refuses the request as it refuses a repeated
+	 * header line. */
+	struct http_header hh[2 * APP_FN_HEADERS];
 	static _Thread_local char hv[APP_FN_HEADERS][APP_FN_HEADER_MAX];
 	size_t nh = 0;
 	for (size_t i = 0; i < APP_FN_HEADERS; i++) {
@@ -588,11 +648,13 @@ static void fn_http(struct app *a, struct app_slot *s, const char *body, size_t 
 		}
 		if (hr != 1)
 			continue;
-		hh[nh].name = fn_headers[i];
-		hh[nh].name_len = strlen(fn_headers[i]);
-		hh[nh].value = v.p;
-		hh[nh].value_len = v.len;
-		nh++;
+		for (int k = invoke_header_count(&h, fn_headers[i]) > 1 ? 2 : 1; k > 0; k--) {
+			hh[nh].name = fn_headers[i];
+			hh[nh].name_len = strlen(fn_headers[i]);
+			hh[nh].value = v.p;
+			hh[nh].value_len = v.len;
+			nh++;
+		}
 	}
 	char target[sizeof route_send + ID_LEN + 1];
 	struct buf t;

@@ -89,6 +89,12 @@ static int load(struct config *c, const struct var *v, const char *val, char *er
 {
 	char *field = (char *)c + v->off;
 	const char *s = (val && *val) ? val : v->def;
+	/* An API key set to "" would switch authentication off without a word: refused, so that
+	 * a template variable that expanded to nothing cannot open the service. */
+	if (v->off == offsetof(struct config, api_key) && val && !*val)
+		return bad(err, cap, v,
+		           "is set but empty: set a key, or unset it to run without authentication",
+		           0);
 	switch (v->kind) {
 	case INT: {
 		long n = 0;

@@ -427,6 +427,12 @@ static size_t field_count(struct fields fs, const char *name)
 	return k;
 }
 
+/* see http.h */
+size_t http_header_count(const struct http_request *req, const char *name)
+{
+	return field_count(request_fields(req), name);
+}
+
 /* Folds one Content-Length value (a comma list of digit strings) into *v; every number must
  * equal *v when *have is set. Signs, empty elements and overflow are -ERR_BAD_FRAMING. */
 static int fold_length(const char *p, size_t n, uint64_t *v, int *have)

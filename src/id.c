@@ -74,6 +74,21 @@ void id_from_key(const char *key, size_t n, char out[static ID_LEN + 1])
 }
 
 /* see id.h */
+void id_from_key_body(const char *key, size_t n, const unsigned char body_digest[static 32],
+                      char out[static ID_LEN + 1])
+{
+	static const char label[] = "notify-handler idempotency-key+body v1\n";
+	br_sha256_context h;
+	unsigned char d[32];
+	br_sha256_init(&h);
+	br_sha256_update(&h, label, sizeof label - 1);
+	br_sha256_update(&h, body_digest, 32);
+	br_sha256_update(&h, key, n);
+	br_sha256_out(&h, d);
+	id_from_digest(d, out);
+}
+
+/* see id.h */
 int id_valid(const char *s, size_t n)
 {
 	if (n != ID_LEN)

@@ -435,6 +435,32 @@ int invoke_header(const struct invoke_http *h, const char *name, char *out, size
 }
 
 /* see invoke.h */
+int invoke_header_count(const struct invoke_http *h, const char *name)
+{
+	const struct invoke_map *m = &h->headers;
+	int count = 0;
+	if (m->obj < 0 || m->obj >= m->ntok || m->tok[m->obj].type != JSON_OBJECT)
+		return 0;
+	int i = m->obj + 1;
+	for (int k = 0; k < m->tok[m->obj].size && i + 1 < m->ntok; k++) {
+		const struct json_tok *v = &m->tok[i + 1];
+		if (key_eq(m->js, &m->tok[i], name)) {
+			if (v->type == JSON_ARRAY) {
+				int j = i + 2;
+				for (int e = 0; e < v->size && j < m->ntok; e++) {
+					count += !is_null(m->js, &m->tok[j]);
+					j = json_next(m->tok, m->ntok, j);
+				}
+			} else {
+				count += !is_null(m->js, v);
+			}
+		}
+		i = json_next(m->tok, m->ntok, i);
+	}
+	return count;
+}
+
+/* see invoke.h */
 int invoke_param(const struct invoke_http *h, const char *name, char *out, size_t cap,
                  struct notify_str *val)
 {

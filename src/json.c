@@ -21,10 +21,11 @@
 #include "jsmn.h"
 
 /*
- * struct json_tok must be jsmntok_t so that the caller's array can be handed to jsmn as is.
- * NOTE: json.h says the type values match jsmntype_t; that holds for jsmn's git master (bit
- * flags) but not for the packaged 1.1.0 (STRING = 3, PRIMITIVE = 4), so types are mapped after
- * parsing (normalize()). Only the layout is shared.
+ * struct json_tok must be jsmntok_t so that the caller's array can be handed to jsmn as is: the
+ * layout is shared (asserted below), the type values only partly (json.h): OBJECT and ARRAY are
+ * jsmn's 1 and 2 in every version (asserted), STRING and PRIMITIVE are our own 4 and 8, which
+ * jsmn's git master uses too, while the packaged 1.1.0 numbers them 3 and 4. normalize() maps
+ * every token's type after jsmn has run, so nothing depends on which jsmn is installed.
  */
 _Static_assert(sizeof(struct json_tok) == sizeof(jsmntok_t), "json_tok size");
 _Static_assert(offsetof(struct json_tok, type) == offsetof(jsmntok_t, type), "json_tok.type");

@@ -29,6 +29,10 @@
 #define OUTBOX_FILE_MODE 0644
 /* Mode of the outbox directory when outbox_open creates it. */
 #define OUTBOX_DIR_MODE 0755
+/* The first line of a keyed message: the SHA-256 of its request body, in hex. */
+static const char digest_prefix[] = "X-Notify-Request-Digest: sha256=";
+#define DIGEST_HEX  64
+#define DIGEST_LINE (sizeof digest_prefix - 1 + DIGEST_HEX + 2)
 
 /* 1 when id is OUTBOX_ID_LEN characters of [0-9a-f-]: no path can hide in it. */
 static int id_valid(const char *id)
@@ -53,14 +57,24 @@ static void file_names(const char *id, char tmp[TMP_NAME_SIZE], char eml[EML_NAM
 	memcpy(eml + OUTBOX_ID_LEN, ".eml", 5);
 }
 
+/* Opens the outbox directory of o (O_DIRECTORY): the fd, or -1 with errno set. */
+static int dir_open(const struct outbox *o)
+{
+	if (!o->path) {
+		errno = EBADF;
+		return -1;
+	}
+	return open(o->path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+}
+
 /* see outbox.h */
 int outbox_open(struct outbox *o, const char *path, const char *sender, char *errbuf, size_t errcap)
 {
-	o->dirfd = -1;
+	o->path = path;
 	o->sender = sender;
 	int fd = -1;
 	if (mkdir(path, OUTBOX_DIR_MODE) == 0 || errno == EEXIST)
-		fd = open(path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+		fd = dir_open(o);
 	if (fd < 0) {
 		struct buf e;
 		buf_init(&e, errbuf, errcap);
@@ -69,9 +83,10 @@ int outbox_open(struct outbox *o, const char *path, const char *sender, char *er
 		buf_puts(&e, ": ");
 		buf_put_errno(&e, errno);
 		buf_cstr(&e);
+		o->path = NULL;
 		return -ERR_OUTBOX;
 	}
-	o->dirfd = fd;
+	close(fd);
 	return 0;
 }
 
@@ -86,6 +101,38 @@ static int create_tmp(int dirfd, const char *tmp)
 	return fd;
 }
 
+/* The digest line of d (DIGEST_LINE bytes, "\r\n" included) into line. */
+static void digest_line(const unsigned char d[32], char line[DIGEST_LINE])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = line + sizeof digest_prefix - 1;
+	memcpy(line, digest_prefix, sizeof digest_prefix - 1);
+	for (int i = 0; i < 32; i++) {
+		*p++ = hex[d[i] >> 4];
+		*p++ = hex[d[i] & 15];
+	}
+	memcpy(p, "\r\n", 2);
+}
+
+/* An existing eml against the request digest d: 1 when it records d or no digest at all (a
+ * file from before digests, or an unkeyed send), -ERR_IDEM_MISMATCH when it records another,
+ * -ERR_OUTBOX when it cannot be read. */
+static int same_request(int dirfd, const char *eml, const unsigned char d[32])
+{
+	char want[DIGEST_LINE], got[DIGEST_LINE];
+	int fd = openat(dirfd, eml, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -ERR_OUTBOX;
+	ssize_t n = pread(fd, got, sizeof got, 0);
+	close(fd);
+	if (n < 0)
+		return -ERR_OUTBOX;
+	if ((size_t)n < sizeof got || memcmp(got, digest_prefix, sizeof digest_prefix - 1) != 0)
+		return 1;
+	digest_line(d, want);
+	return memcmp(got, want, sizeof want) == 0 ? 1 : -ERR_IDEM_MISMATCH;
+}
+
 /* Writes the message into fd through wbuf and syncs it. Returns 0, -ERR_INTERNAL (mail_write
  * refused the message) or -ERR_OUTBOX. */
 static int write_file(int fd, const struct outbox *o, const struct notify_msg *msg, const char *id,
@@ -94,6 +141,11 @@ static int write_file(int fd, const struct outbox *o, const struct notify_msg *m
 	struct buf b;
 	struct mail_meta meta = {id, o->sender, now};
 	buf_init_fd(&b, wbuf, wcap, fd);
+	if (msg->request_digest) {
+		char line[DIGEST_LINE];
+		digest_line(msg->request_digest, line);
+		buf_append(&b, line, sizeof line);
+	}
 	int r = mail_write(&b, msg, &meta);
 	if (r == -ERR_INTERNAL)
 		return r;
@@ -123,32 +175,45 @@ static int publish(int dirfd, const char *tmp, const char *eml)
 	return fsync(dirfd) < 0 ? -ERR_OUTBOX : 0;
 }
 
-/* see outbox.h */
-int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, int64_t now,
-                char *wbuf, size_t wcap)
+/* outbox_send in the open directory dirfd. */
+static int send_in(int dirfd, struct outbox *o, const struct notify_msg *msg, const char *id,
+                   int64_t now, char *wbuf, size_t wcap)
 {
 	char tmp[TMP_NAME_SIZE], eml[EML_NAME_SIZE];
 	struct stat st;
-	if (!id_valid(id) || wcap == 0 || o->dirfd < 0)
-		return -ERR_INTERNAL;
 	file_names(id, tmp, eml);
-	if (fstatat(o->dirfd, eml, &st, 0) == 0)
-		return 1;
-	int fd = create_tmp(o->dirfd, tmp);
+	if (fstatat(dirfd, eml, &st, 0) == 0)
+		return msg->request_digest ? same_request(dirfd, eml, msg->request_digest) : 1;
+	int fd = create_tmp(dirfd, tmp);
 	if (fd < 0)
 		return -ERR_OUTBOX;
 	int r = write_file(fd, o, msg, id, now, wbuf, wcap);
-	if (r == 0 && !still_ours(o->dirfd, tmp, fd)) {
+	if (r == 0 && !still_ours(dirfd, tmp, fd)) {
 		close(fd);
 		return -ERR_OUTBOX; /* tmp is another writer's now: leave it alone */
 	}
 	if (close(fd) < 0 && r == 0)
 		r = -ERR_OUTBOX;
 	if (r < 0) {
-		unlinkat(o->dirfd, tmp, 0);
+		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
-	return publish(o->dirfd, tmp, eml);
+	r = publish(dirfd, tmp, eml);
+	return r == 1 && msg->request_digest ? same_request(dirfd, eml, msg->request_digest) : r;
+}
+
+/* see outbox.h */
+int outbox_send(struct outbox *o, const struct notify_msg *msg, const char *id, int64_t now,
+                char *wbuf, size_t wcap)
+{
+	if (!id_valid(id) || wcap == 0 || !o->path)
+		return -ERR_INTERNAL;
+	int dirfd = dir_open(o);
+	if (dirfd < 0)
+		return -ERR_OUTBOX;
+	int r = send_in(dirfd, o, msg, id, now, wbuf, wcap);
+	close(dirfd);
+	return r;
 }
 
 /* see outbox.h */
@@ -156,20 +221,36 @@ int outbox_status(struct outbox *o, const char *id)
 {
 	char tmp[TMP_NAME_SIZE], eml[EML_NAME_SIZE];
 	struct stat st;
-	if (!id_valid(id) || o->dirfd < 0)
+	if (!id_valid(id) || !o->path)
 		return -ERR_INTERNAL;
+	int dirfd = dir_open(o);
+	if (dirfd < 0)
+		return -ERR_OUTBOX;
 	file_names(id, tmp, eml);
-	if (fstatat(o->dirfd, eml, &st, 0) == 0)
+	int r = fstatat(dirfd, eml, &st, 0) == 0 ? 1 : errno == ENOENT ? 0 : -ERR_OUTBOX;
+	close(dirfd);
+	return r;
+}
+
+/* see outbox.h */
+int outbox_ready(const struct outbox *o, const char **why)
+{
+	if (!o->path) {
+		*why = "the outbox is closed";
+		return 0;
+	}
+	if (access(o->path, W_OK | X_OK) == 0)
 		return 1;
-	return errno == ENOENT ? 0 : -ERR_OUTBOX;
+	*why = errno == ENOENT || errno == ENOTDIR ? "the outbox directory does not exist"
+	       : errno == EACCES || errno == EROFS ? "the outbox directory is not writable"
+	                                           : "the outbox directory cannot be checked";
+	return 0;
 }
 
 /* see outbox.h */
 void outbox_close(struct outbox *o)
 {
-	if (o->dirfd >= 0)
-		close(o->dirfd);
-	o->dirfd = -1;
+	o->path = NULL;
 }
 
 /* ---- behind transport.h ---------------------------------------------------------------- */
@@ -179,6 +260,13 @@ static int outbox_tsend(void *ctx, void *wctx, const struct notify_msg *msg, con
                         struct transport_result *r)
 {
 	int rc = outbox_send(ctx, msg, id, (long long)time(0), wctx, OUTBOX_WRITE_BUF);
+	if (rc == -ERR_IDEM_MISMATCH) { /* the key's first request, recorded before a restart */
+		r->http_status = 409;
+		r->retry_after_s = 0;
+		r->retryable = 0;
+		strcpy(r->detail, "use a new Idempotency-Key for a different request");
+		return rc;
+	}
 	if (rc < 0) {
 		r->http_status = 500;
 		r->retry_after_s = 0;
@@ -206,6 +294,12 @@ static int outbox_tstatus(void *ctx, void *wctx, const char *id, struct transpor
 	return 0;
 }
 
+/* Outbox readiness: the directory exists and is writable. */
+static int outbox_tready(void *ctx, const char **why)
+{
+	return outbox_ready(ctx, why);
+}
+
 /* see outbox.h */
 void transport_outbox(struct transport *t, struct outbox *o)
 {
@@ -213,5 +307,6 @@ void transport_outbox(struct transport *t, struct outbox *o)
 	t->ctx = o;
 	t->send = outbox_tsend;
 	t->status = outbox_tstatus;
-	t->caps = TRANSPORT_CAN_DELIVER;
+	t->ready = outbox_tready;
+	t->caps = TRANSPORT_CAN_DELIVER | TRANSPORT_KEEPS_DIGEST;
 }

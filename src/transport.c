@@ -37,5 +37,6 @@ void transport_unconfigured(struct transport *t, const char *detail)
 	t->ctx = (void *)detail;
 	t->send = none_send;
 	t->status = none_status;
+	t->ready = 0;
 	t->caps = 0;
 }

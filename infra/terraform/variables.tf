@@ -8,14 +8,21 @@ variable "subscription_id" {
   default     = null
 }
 
+# Changing location or acs_data_location after the first apply: run infra/destroy first, then
+# infra/apply. The package blob and the domain association are create_before_destroy (a new build
+# or a new sender domain never leaves the app without a package or a linked domain), and Terraform
+# extends create_before_destroy to everything they depend on: the resource group, the storage
+# account and container, the Communication and Email services. Those keep fixed names, so a
+# replacement created before the original is gone fails with "already exists ... needs to be
+# imported".
 variable "location" {
-  description = "Azure region of the resource group, storage, monitoring and the Function App. It must offer Linux Consumption (Y1) or, for hosting_plan = \"flex\", Flex Consumption (`az functionapp list-flexconsumption-locations`)."
+  description = "Azure region of the resource group, storage, monitoring and the Function App. It must offer Linux Consumption (Y1) or, for hosting_plan = \"flex\", Flex Consumption (`az functionapp list-flexconsumption-locations`). To change it after the first apply, run infra/destroy first (see the comment above)."
   type        = string
   default     = "japaneast"
 }
 
 variable "acs_data_location" {
-  description = "Where Azure Communication Services keeps e-mail data at rest (data_location of the Communication and Email services; both must match for the domain link)."
+  description = "Where Azure Communication Services keeps e-mail data at rest (data_location of the Communication and Email services; both must match for the domain link). To change it after the first apply, run infra/destroy first (see the comment above location)."
   type        = string
   default     = "Japan"
 

@@ -28,6 +28,7 @@
 #include "http.h"
 #include "http_client.h"
 #include "json.h"
+#include "fuzz.h"
 
 /* Input bytes used: the reader's buffer (ACS_RESP_MAX, as in struct acs_worker) and a few
  * more, so answers that do not fit are tried too. */
@@ -49,12 +50,6 @@ static struct http_header hdr2[HTTP_MAX_HEADERS];
 static struct http_header hdr[HTTP_MAX_HEADERS];
 static struct json_tok tok[ACS_RESP_TOKENS];
 static char token[ACS_TOKEN_MAX + 1];
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 /* NUL inside s[0..cap), only bytes >= 0x20 but DEL before it, valid UTF-8. */
 static void check_line(const char *s, size_t cap)

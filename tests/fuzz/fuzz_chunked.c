@@ -11,15 +11,10 @@
 
 #include "err.h"
 #include "http.h"
+#include "fuzz.h"
 
 /* Inputs above this are cut; make fuzz-replay runs with -max_len=65536. */
 #define FUZZ_MAX_INPUT 65536
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 struct run {
 	int rc;                   /* -ERR_PARTIAL, -ERR_BAD_CHUNK or >= 0 (complete) */

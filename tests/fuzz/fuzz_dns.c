@@ -21,6 +21,7 @@
 
 #include "dns.h"
 #include "err.h"
+#include "fuzz.h"
 
 /* Inputs above this are cut; make fuzz-replay runs with -max_len=65536. */
 #define FUZZ_MAX_INPUT 65536
@@ -30,12 +31,6 @@
 #define FUZZ_MAX_NAME 300
 
 static unsigned char input[FUZZ_MAX_INPUT], prefix[FUZZ_MAX_INPUT];
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static char lower(char c)
 {

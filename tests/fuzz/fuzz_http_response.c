@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "err.h"
 #include "http.h"
+#include "fuzz.h"
 
 /* Inputs above this are cut; make fuzz-replay runs with -max_len=65536. */
 #define FUZZ_MAX_INPUT 65536
@@ -27,12 +28,6 @@
 static char input[FUZZ_MAX_INPUT];
 static struct http_header headers[HTTP_MAX_HEADERS + 8];
 static struct http_header headers2[HTTP_MAX_HEADERS + 8];
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static int is_known(int r)
 {

@@ -15,12 +15,7 @@
 #include "invoke.h"
 #include "json.h"
 #include "notify.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
+#include "fuzz.h"
 
 /* Tokens for reading an answer back: res has a dozen, plus outMsg and two log lines. */
 #define ANSWER_NTOK 64
@@ -162,6 +157,10 @@ static void check_lookups(const struct invoke_http *h, struct areas *a)
 			CHECK(r == 0 || r == 1 || r == -ERR_BAD_UTF8);
 			if (r == 1)
 				check_str(&v, a);
+			/* a header that has a value counts at least one; none counts none */
+			if (f == 0 && r >= 0)
+				CHECK((invoke_header_count(h, names[i]) >= 1) >= (r == 1) &&
+				      invoke_header_count(h, names[i]) >= 0);
 		}
 	}
 	free(out);

@@ -11,16 +11,11 @@
 #include "buf.h"
 #include "err.h"
 #include "json.h"
+#include "fuzz.h"
 
 /* More tokens than any input of the default -max_len can need for its first levels; an input
  * needing more must fail cleanly with -ERR_JSON_TOO_COMPLEX. */
 #define FUZZ_NTOK 2048
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 static struct json_tok tok[FUZZ_NTOK];
 

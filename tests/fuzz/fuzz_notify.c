@@ -12,12 +12,7 @@
 #include "err.h"
 #include "json.h"
 #include "notify.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
+#include "fuzz.h"
 
 /* The senders the fuzzer's policy allows (the dict names them). */
 #define FUZZ_SENDERS "alerts@example.com, NoReply@Example.com"

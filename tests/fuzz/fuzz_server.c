@@ -20,12 +20,7 @@
 #include "err.h"
 #include "server.h"
 #include "sock.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
+#include "fuzz.h"
 
 /* Inputs above this are cut; make fuzz-replay runs with -max_len=65536. */
 #define FUZZ_MAX_INPUT 65536

@@ -320,6 +320,36 @@ def test_idempotency_key_client_retry_after_lost_answer(start, acs, pki):
     assert ps[1].duplicate and acs.logical_sends == 1
 
 
+def test_idempotency_key_across_restarts(start, acs, pki):
+    """No key table survives a restart and ACS keeps nothing we could compare a body with, so a
+    keyed request's Operation-Id is derived from the key and the body's digest (README,
+    Idempotency): the same key and body after a restart is the first operation again (one
+    logical send), the same key with another body is a new operation with a new id, sent and
+    answered truthfully, never mapped onto the first one."""
+    key = {"Idempotency-Key": "order-4712"}
+    h1 = start(env=hmac_env(acs, pki), sub="r1")
+    op1 = assert_accepted(request(h1, "POST", "/api/notification", ORIGINAL, headers=key))
+    assert h1.stop() == 0
+    h2 = start(env=hmac_env(acs, pki), sub="r2")
+    assert assert_accepted(request(h2, "POST", "/api/notification", ORIGINAL, headers=key)) == op1
+    assert acs.logical_sends == 1
+    ps = posts(acs)
+    assert len(ps) == 2 and ps[1].duplicate and not ps[1].conflict
+    assert h2.stop() == 0
+    h3 = start(env=hmac_env(acs, pki), sub="r3")
+    other = dict(ORIGINAL, subject="changed after a restart")
+    op2 = assert_accepted(request(h3, "POST", "/api/notification", other, headers=key))
+    assert op2 != op1
+    assert acs.logical_sends == 2
+    last = posts(acs)[-1]
+    assert last.header("operation-id") == op2 and not last.conflict
+    assert last.json["content"]["subject"] == "changed after a restart"
+    # within one process the key is still bound to its body: 409, nothing sent
+    assert_problem(request(h3, "POST", "/api/notification", ORIGINAL, headers=key), 409,
+                   "idempotency-key-reused")
+    assert acs.logical_sends == 2
+
+
 # ---- faults and the retry policy --------------------------------------------------------------
 
 BAD_SUBJECT = {"status": 400, "code": "BadRequest",

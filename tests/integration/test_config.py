@@ -76,3 +76,13 @@ def test_functions_port_overrides_port(start):
     h = start(env={"FUNCTIONS_CUSTOMHANDLER_PORT": str(p)})
     assert h.port == p
     assert request(h, "GET", "/").status == 200
+
+
+def test_api_key_set_but_empty_refused(tmp_path):
+    """NOTIFY_API_KEY="" would switch authentication off with no more trace than "auth":0 at
+    info level: start-up refuses it, one line on stderr, exit 2."""
+    r = run(env={"NOTIFY_API_KEY": "", "NOTIFY_OUTBOX_DIR": str(tmp_path / "o")}, cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("notify-handler: NOTIFY_API_KEY: "), r.stderr
+    assert "empty" in lines[0]

@@ -162,3 +162,35 @@ def test_malformed_http(h, data, status):
     head, _, body = resp.partition(b"\r\n\r\n")
     assert json.loads(body)["status"] == status
     assert request(h, "GET", "/").status == 200
+
+
+def _raw_post(h, extra_headers):
+    body = json.dumps(ORIGINAL).encode()
+    raw = (b"POST /api/notification HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+           b"Content-Type: application/json\r\n" + extra_headers +
+           b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    resp = raw_exchange(h, raw)
+    head, _, rest = resp.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), head, rest
+
+
+@pytest.mark.parametrize("headers,field", [
+    (b"X-API-Key: k-123\r\nX-API-Key: other\r\n", "X-API-Key"),
+    (b"X-API-Key: k-123\r\nX-API-Key: k-123\r\n", "X-API-Key"),
+    (b"Authorization: Bearer k-123\r\nAuthorization: Bearer other\r\n", "Authorization"),
+    (b"X-API-Key: other\r\nAuthorization: Bearer k-123\r\n", "Authorization"),
+    (b"X-API-Key: k-123\r\nAuthorization: Bearer other\r\n", "Authorization"),
+    (b"X-API-Key: k-123\r\nIdempotency-Key: a\r\nIdempotency-Key: b\r\n", "Idempotency-Key"),
+])
+def test_ambiguous_security_headers(start, headers, field):
+    """A request that can be read two ways is refused with 400 naming the header; nothing sent."""
+    h = start(env={"NOTIFY_API_KEY": "k-123"})
+    status, head, body = _raw_post(h, headers)
+    assert status == 400, head
+    p = json.loads(body)
+    assert p["type"] == "urn:notify-handler:problem:header-ambiguous" and p["field"] == field, p
+    assert h.emls() == []
+    # the same key in both places reads one way
+    status, head, _ = _raw_post(h, b"X-API-Key: k-123\r\nAuthorization: Bearer k-123\r\n")
+    assert status == 202, head
+    assert len(h.emls()) == 1

@@ -654,19 +654,24 @@ def test_body_string_with_non_ascii_and_escapes(make_host, acs, pki):
 
 def test_doc_shaped_request_query_string_headers_strings_and_body_object(obhost):
     """The documentation's shapes: Query as the string "{}", header values as plain strings,
-    lower-case names, repeated values as arrays (the first one counts), Body as a JSON value."""
+    lower-case names, values as arrays, Body as a JSON value. A security header with several
+    values (a repeated header line) is refused as ambiguous."""
     base = {"Url": "https://func-sim.azurewebsites.net/api/notification", "Method": "POST",
             "Query": "{}", "Params": {}}
     inv = obhost.invoke("notification", {"req": dict(base, Headers={"Content-Type": "application/json"},
                                                      Body=json.dumps(ORIGINAL))}, {})
     accepted(inv)
+    two = {"req": dict(base, Headers={"content-type": ["application/json"],
+                                      "idempotency-key": ["doc-k1", "doc-k2"]}, Body=ORIGINAL)}
+    assert problem(obhost.invoke("notification", two, {}), 400, "header-ambiguous")["field"] == \
+        "Idempotency-Key"
     key_a = {"req": dict(base, Headers={"content-type": ["application/json"],
-                                        "idempotency-key": ["doc-k1", "doc-k2"]}, Body=ORIGINAL)}
+                                        "idempotency-key": ["doc-k1"]}, Body=ORIGINAL)}
     a = obhost.invoke("notification", key_a, {})
     op = accepted(a)
     key_b = {"req": dict(base, Headers={"Idempotency-Key": "doc-k1"}, Body=ORIGINAL)}
     b = obhost.invoke("notification", key_b, {})
-    assert b.status_code == 202 and b.res_json()["id"] == op  # the first array element was the key
+    assert b.status_code == 202 and b.res_json()["id"] == op  # the array element was the key
     assert json.loads(obhost.queue[-1].text)["request"] == ORIGINAL
     ct = {"req": dict(base, Headers={"Content-Type": ["text/plain"]}, Body=json.dumps(ORIGINAL))}
     problem(obhost.invoke("notification", ct, {}), 415, "unsupported-media-type")
@@ -925,3 +930,25 @@ def test_client_json_too_complex_for_the_envelope_is_413_in_res(obhost):
     inv = obhost.invoke("notification", data, {"x": big, "sys": {"MethodName": "notification"}})
     problem(inv, 413, "json-too-complex")
     assert obhost.queue == []
+
+
+@pytest.mark.parametrize("headers,field", [
+    ([("Idempotency-Key", "a"), ("Idempotency-Key", "b")], "Idempotency-Key"),
+    ([("Idempotency-Key", "a"), ("idempotency-key", "a")], "Idempotency-Key"),
+    ([("X-API-Key", "k-1"), ("X-API-Key", "k-2")], "X-API-Key"),
+    ([("X-API-Key", "k-2"), ("Authorization", "Bearer k-1")], "Authorization"),
+])
+def test_ambiguous_headers_in_invocation(make_host, tmp_path, headers, field):
+    """The inner request's headers as the host carries them (repeated lines as array elements,
+    or two spellings of one name): refused like a repeated header line, 400 in res naming it."""
+    h = make_host(env={"NOTIFY_TRANSPORT": "outbox", "NOTIFY_OUTBOX_DIR": str(tmp_path / "ob"),
+                       "NOTIFY_API_KEY": "k-1", "NOTIFY_MODE": "direct"})
+    key = [] if any(k.lower() in ("x-api-key", "authorization") for k, _ in headers) else [
+        ("X-API-Key", "k-1")]
+    p = problem(h.invoke_http("notification", body=ORIGINAL, headers=key + headers), 400,
+                "header-ambiguous")
+    assert p["field"] == field, p
+    assert list((tmp_path / "ob").glob("*.eml")) == []
+    ok = h.invoke_http("notification", body=ORIGINAL,
+                       headers=[("X-API-Key", "k-1"), ("Idempotency-Key", "a")])
+    assert ok.status_code == 202, ok.res

@@ -151,6 +151,49 @@ def test_idempotent_across_restart(start):
     assert len(h2.emls()) == 1
 
 
+def test_reused_key_refused_across_restart(start):
+    """The outbox records the first body's digest with the message: after a restart (empty key
+    table) the same key with another body is 409 as within one process, the same key with the
+    same body the first answer again, and the outbox holds exactly the first message."""
+    key = {"Idempotency-Key": "order-77"}
+    h1 = start(sub="same")
+    a = request(h1, "POST", "/api/notification", ORIGINAL, key)
+    assert a.status == 202
+    first = h1.emls()[0].read_bytes()
+    assert h1.stop() == 0
+    h2 = start(sub="same")
+    other = dict(ORIGINAL, subject="別の件名")
+    c = request(h2, "POST", "/api/notification", other, key)
+    assert c.status == 409, c.body
+    assert c.json()["type"].endswith("idempotency-key-reused")
+    b = request(h2, "POST", "/api/notification", ORIGINAL, key)
+    assert b.status == 202 and b.json() == a.json()
+    assert [p.read_bytes() for p in h2.emls()] == [first]
+    assert first.startswith(b"X-Notify-Request-Digest: sha256=")
+    # the digest line is an ordinary header: the message still parses, the subject is the first
+    m = parse_eml(h2.emls()[0])
+    assert m["Subject"] == "テスト" and m["X-Notify-Id"] == a.json()["id"]
+
+
+def test_reused_key_refused_after_eviction(start):
+    """A key evicted from a full table (8 entries: one set of 8 ways, then 8 other keys) is
+    still refused with another body, from the digest recorded in the outbox."""
+    h = start(env={"NOTIFY_IDEMPOTENCY_ENTRIES": "8"})
+    key = {"Idempotency-Key": "evict-me"}
+    a = request(h, "POST", "/api/notification", ORIGINAL, key)
+    assert a.status == 202
+    for i in range(8):
+        r = request(h, "POST", "/api/notification", dict(ORIGINAL, subject="other %d" % i),
+                    {"Idempotency-Key": "k-%d" % i})
+        assert r.status == 202
+    assert len(h.emls()) == 9
+    c = request(h, "POST", "/api/notification", dict(ORIGINAL, subject="changed"), key)
+    assert c.status == 409, c.body
+    b = request(h, "POST", "/api/notification", ORIGINAL, key)
+    assert b.status == 202 and b.json()["id"] == a.json()["id"]
+    assert len(h.emls()) == 9
+
+
 def test_logs_are_json_and_mask_recipients(h):
     request(h, "POST", "/api/notification", ORIGINAL)
     request(h, "POST", "/api/notification", {"to_email": "bad", "subject": "s", "message": "m"})
@@ -186,3 +229,25 @@ def test_fifty_recipients(h):
     r = request(h, "POST", "/api/notification",
                 {"to_email": rcpt, "cc": "one-more@example.com", "subject": "s", "message": "m"})
     assert r.status == 400 and r.json()["type"].endswith("too-many-recipients")
+
+
+def test_outbox_removed_and_made_again(h):
+    """The outbox directory removed while the service runs: readiness answers 503 with the
+    reason and sends 500; as soon as the directory exists again both work, without a restart."""
+    import shutil
+    assert request(h, "POST", "/api/notification", ORIGINAL).status == 202
+    shutil.rmtree(h.outbox)
+    r = request(h, "GET", "/")
+    assert r.status == 503 and r.header("content-type") == "application/problem+json"
+    assert r.json()["type"].endswith(":not-ready")
+    assert r.json()["detail"] == "the outbox directory does not exist"
+    assert r.header("retry-after") == "1"
+    assert request(h, "HEAD", "/").status == 503
+    s = request(h, "POST", "/api/notification", ORIGINAL)
+    assert s.status == 500 and s.json()["type"].endswith("outbox-write-failed")
+    h.outbox.mkdir()
+    assert request(h, "GET", "/").status == 200
+    r = request(h, "POST", "/api/notification", ORIGINAL)
+    assert r.status == 202
+    assert [p.name for p in h.emls()] == [r.json()["id"] + ".eml"]
+    assert request(h, "GET", "/api/notification/" + r.json()["id"]).status == 200

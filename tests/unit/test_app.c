@@ -48,6 +48,8 @@ struct fake {
 	char to0[NOTIFY_MAX_ADDR + 1], subject[64], text[64];
 	unsigned n_to, n_cc;
 	void *send_wctx, *status_wctx;
+	int send_had_digest; /* msg->request_digest was set */
+	unsigned char send_digest[32];
 };
 
 static void copy_str(char *dst, size_t cap, struct notify_str s)
@@ -70,6 +72,9 @@ static int fake_send(void *ctx, void *wctx, const struct notify_msg *msg, const 
 		copy_str(f->to0, sizeof f->to0, msg->to[0]);
 	copy_str(f->subject, sizeof f->subject, msg->subject);
 	copy_str(f->text, sizeof f->text, msg->text);
+	f->send_had_digest = msg->request_digest != NULL;
+	if (msg->request_digest)
+		memcpy(f->send_digest, msg->request_digest, 32);
 	if (f->send_rc < 0) {
 		r->http_status = f->http_status;
 		r->retry_after_s = f->retry_after_s;
@@ -123,7 +128,7 @@ static int setup(void **state)
 	memset(&fk, 0, sizeof fk);
 	fk.send_state = "Running";
 	fk.status_state = "Succeeded";
-	tr = (struct transport){"fake", &fk, fake_send, fake_status, TRANSPORT_CAN_DELIVER};
+	tr = (struct transport){"fake", &fk, fake_send, fake_status, NULL, TRANSPORT_CAN_DELIVER};
 	memset(idem_mem, 0, sizeof idem_mem);
 	idem_init(&idem, idem_mem, IDEM_ENTRIES, 3600);
 	app = (struct app){NULL, &tr, &idem, {NULL}, 0, 0, 0, 0};
@@ -340,6 +345,33 @@ static void test_ready_ignores_query_and_api_key(void **state)
 
 /* ---- routing and methods ------------------------------------------------------------------- */
 
+/* Readiness asks the transport (issue 10, item 4): not ready is 503 with the reason, for GET
+ * and HEAD; ready again, 200 again. */
+static const char *fake_why;
+static int fake_ready(void *ctx, const char **why)
+{
+	(void)ctx;
+	*why = fake_why;
+	return fake_why == NULL;
+}
+
+static void test_ready_asks_transport(void **state)
+{
+	(void)state;
+	tr.ready = fake_ready;
+	fake_why = "the outbox directory does not exist";
+	assert_int_equal(run("GET", "/", NULL, NULL, 1), 503);
+	assert_problem(-ERR_NOT_READY, 503);
+	assert_string_equal(tu_json_str(&ans.j, "detail", ans.tmp, sizeof ans.tmp),
+	                    "the outbox directory does not exist");
+	assert_string_equal(hdr("Retry-After"), "1");
+	assert_int_equal(run("HEAD", "/", NULL, NULL, 1), 503);
+	parse_answer(1);
+	fake_why = NULL;
+	assert_int_equal(run("GET", "/", NULL, NULL, 1), 200);
+	assert_int_equal(fk.send_calls + fk.status_calls, 0);
+}
+
 static void test_unknown_paths_404(void **state)
 {
 	(void)state;
@@ -545,7 +577,9 @@ static void test_idem_replay_same_id_without_send(void **state)
 {
 	(void)state;
 	char want[ID_LEN + 1];
-	id_from_key("order-42", 8, want);
+	unsigned char bh[32];
+	idem_hash(body_ok, sizeof body_ok - 1, bh);
+	id_from_key_body("order-42", 8, bh, want); /* a transport that keeps no record */
 	assert_int_equal(
 	    run("POST", "/api/notification", "Idempotency-Key: order-42\r\n", body_ok, 1), 202);
 	assert_string_equal(assert_op(202, "Running"), want);
@@ -564,6 +598,37 @@ static void test_idem_replay_same_id_without_send(void **state)
 	snprintf(loc, sizeof loc, "/api/notification/%s", want);
 	assert_string_equal(hdr("Location"), loc);
 	assert_int_equal(rep.replayed, 1);
+}
+
+/* Which id a keyed request gets (issue 10, item 1): from the key alone for the outbox, which
+ * records the body's digest with the message and is told it (request_digest); from key and
+ * body for a transport that keeps nothing (ACS), so that after a restart a reused key with
+ * another body is another operation, not the first one answered as if it were this. */
+static void test_idem_id_and_digest_per_transport(void **state)
+{
+	(void)state;
+	char want[ID_LEN + 1], other[ID_LEN + 1];
+	unsigned char bh[32];
+	idem_hash(body_ok, sizeof body_ok - 1, bh);
+	tr.caps |= TRANSPORT_KEEPS_DIGEST; /* the outbox */
+	id_from_key("k-ob", 4, want);
+	assert_int_equal(run("POST", "/api/notification", "Idempotency-Key: k-ob\r\n", body_ok, 1),
+	                 202);
+	assert_string_equal(fk.send_id, want);
+	assert_int_equal(fk.send_had_digest, 1);
+	assert_memory_equal(fk.send_digest, bh, 32);
+	assert_null(slot.msg.request_digest);
+	tr.caps &= ~(unsigned)TRANSPORT_KEEPS_DIGEST; /* ACS */
+	id_from_key_body("k-acs", 5, bh, want);
+	assert_int_equal(run("POST", "/api/notification", "Idempotency-Key: k-acs\r\n", body_ok, 1),
+	                 202);
+	assert_string_equal(fk.send_id, want);
+	idem_hash(body_other, sizeof body_other - 1, bh);
+	id_from_key_body("k-acs", 5, bh, other);
+	assert_string_not_equal(want, other);
+	/* without a key: no digest */
+	assert_int_equal(run("POST", "/api/notification", NULL, body_ok, 1), 202);
+	assert_int_equal(fk.send_had_digest, 0);
 }
 
 static void test_idem_replay_when_status_fails_says_running(void **state)
@@ -618,7 +683,9 @@ static void test_idem_failed_send_retry_same_id(void **state)
 {
 	(void)state;
 	char want[ID_LEN + 1];
-	id_from_key("pay-7", 5, want);
+	unsigned char bh[32];
+	idem_hash(body_ok, sizeof body_ok - 1, bh);
+	id_from_key_body("pay-7", 5, bh, want);
 	fk.send_rc = -ERR_UNAVAILABLE;
 	fk.http_status = 503;
 	fk.retry_after_s = 7;
@@ -742,7 +809,7 @@ static void test_api_key_rejected_forms(void **state)
 	    "Authorization: Bearer\r\n",
 	    "Authorization: Bearers3cret\r\n",
 	    "Authorization: Token s3cret\r\n",
-	    "X-Api-Key: wrong\r\nAuthorization: Bearer s3cret\r\n", /* X-API-Key decides */
+	    "X-Api-Key: wrong\r\nAuthorization: Basic s3cret\r\n", /* not a second key */
 	};
 	app.api_key = "s3cret";
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -751,6 +818,44 @@ static void test_api_key_rejected_forms(void **state)
 		assert_401();
 	}
 	assert_int_equal(fk.send_calls, 0);
+}
+
+/* A request that can be read two ways is refused (issue 10, item 2): 400 naming the header,
+ * before any authentication decision or send. Today's behaviour was "the first one wins". */
+static void test_ambiguous_security_headers_400(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *headers, *field;
+	} cases[] = {
+	    {"X-API-Key: s3cret\r\nX-API-Key: other\r\n", "X-API-Key"},
+	    {"X-API-Key: s3cret\r\nx-api-key: s3cret\r\n", "X-API-Key"},
+	    {"Authorization: Bearer s3cret\r\nAuthorization: Bearer x\r\n", "Authorization"},
+	    {"X-Api-Key: wrong\r\nAuthorization: Bearer s3cret\r\n", "Authorization"},
+	    {"X-Api-Key: s3cret\r\nAuthorization: Bearer wrong\r\n", "Authorization"},
+	    {"X-API-Key: s3cret\r\nIdempotency-Key: a\r\nIdempotency-Key: b\r\n",
+	     "Idempotency-Key"},
+	    {"X-API-Key: s3cret\r\nIdempotency-Key: a\r\nidempotency-key: a\r\n",
+	     "Idempotency-Key"},
+	};
+	app.api_key = "s3cret";
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (auth_head(cases[i].headers) != 400)
+			fail_msg("not refused: %s", cases[i].headers);
+		assert_problem(-ERR_HEADER_AMBIGUOUS, 400);
+		assert_string_equal(tu_json_str(&ans.j, "field", ans.tmp, sizeof ans.tmp),
+		                    cases[i].field);
+		assert_int_equal(body_calls, 0);
+	}
+	assert_int_equal(fk.send_calls, 0);
+	/* The same key in both places reads one way: accepted. */
+	assert_int_equal(auth_head("X-API-Key: s3cret\r\nAuthorization: Bearer s3cret\r\n"), 202);
+	/* Without a key set the API-key headers mean nothing here; Idempotency-Key still counts. */
+	app.api_key = NULL;
+	assert_int_equal(auth_head("X-API-Key: a\r\nX-API-Key: b\r\n"), 202);
+	assert_int_equal(auth_head("Idempotency-Key: a\r\nIdempotency-Key: b\r\n"), 400);
+	assert_problem(-ERR_HEADER_AMBIGUOUS, 400);
+	assert_int_equal(fk.send_calls, 2);
 }
 
 static void test_api_key_lengths_compared_exactly(void **state)
@@ -1008,6 +1113,7 @@ int main(void)
 	    T(test_head_root_has_length_no_body),
 	    T(test_ready_connection_close),
 	    T(test_ready_ignores_query_and_api_key),
+	    T(test_ready_asks_transport),
 	    T(test_unknown_paths_404),
 	    T(test_404_exact),
 	    T(test_405_root_allows_get_head),
@@ -1022,6 +1128,7 @@ int main(void)
 	    T(test_send_failure_answers_transport_status),
 	    T(test_idem_replay_same_id_without_send),
 	    T(test_idem_replay_when_status_fails_says_running),
+	    T(test_idem_id_and_digest_per_transport),
 	    T(test_idem_other_body_409),
 	    T(test_idem_busy_409_retry_after),
 	    T(test_idem_failed_send_retry_same_id),
@@ -1031,6 +1138,7 @@ int main(void)
 	    T(test_api_key_missing_401),
 	    T(test_api_key_accepted_forms),
 	    T(test_api_key_rejected_forms),
+	    T(test_ambiguous_security_headers_400),
 	    T(test_api_key_lengths_compared_exactly),
 	    T(test_api_key_empty_means_no_auth),
 	    T(test_api_key_guards_status_route),

@@ -442,6 +442,17 @@ static void test_api_key_255_accepted(void **state)
 	assert_int_equal(strlen(cfg.api_key), 255);
 }
 
+/* Set but empty would switch authentication off silently (issue 10, item 3): refused. */
+static void test_api_key_set_but_empty_refused(void **state)
+{
+	(void)state;
+	expect_bad("NOTIFY_API_KEY", "");
+	assert_non_null(strstr(err, "empty"));
+	env_clear(); /* unset: no authentication, as documented */
+	assert_int_equal(load(), 0);
+	assert_string_equal(cfg.api_key, "");
+}
+
 static void test_api_key_too_long_not_echoed(void **state)
 {
 	(void)state;
@@ -518,6 +529,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_log_level_values, reset),
 	    cmocka_unit_test_setup(test_string_length_limits, reset),
 	    cmocka_unit_test_setup(test_api_key_255_accepted, reset),
+	    cmocka_unit_test_setup(test_api_key_set_but_empty_refused, reset),
 	    cmocka_unit_test_setup(test_api_key_too_long_not_echoed, reset),
 	    cmocka_unit_test_setup(test_help_lists_every_variable, reset),
 	};

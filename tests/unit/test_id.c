@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bearssl_hash.h"
 #include "id.h"
 
 /* Draws in the uniqueness test: enough to catch a stuck or short random source. */
@@ -38,24 +37,6 @@ static void assert_uuid(const char *s, int version)
 	assert_int_equal(hexval(s[14]), version);
 	assert_int_equal(hexval(s[19]) & 0xc, 0x8); /* variant bits 10 */
 	assert_int_equal(id_valid(s, strlen(s)), 1);
-}
-
-/* Formats the expected v8 id from a digest, independently of id.c. */
-static void expected_v8(const unsigned char d[32], char out[ID_LEN + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[16];
-	memcpy(b, d, 16);
-	b[6] = (unsigned char)(0x80 | (b[6] & 0x0f));
-	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-	size_t o = 0;
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 15];
-	}
-	out[o] = 0;
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -110,26 +91,45 @@ static void test_from_key_different_keys_differ(void **state)
 	assert_uuid(c, 8);
 }
 
-static void test_from_key_matches_independent_sha256(void **state)
+/* Known vectors, computed outside this code base (Python's hashlib and uuid modules):
+ *   sha = hashlib.sha256(b"notify-handler idempotency-key v1\n" + key).digest()
+ *   b = bytearray(sha[:16]); b[6] = b[6] & 0x0f | 0x80; b[8] = b[8] & 0x3f | 0x80
+ *   str(uuid.UUID(bytes=bytes(b)))
+ * so the oracle is not the formatter under test. */
+static void test_from_key_known_vectors(void **state)
 {
 	(void)state;
-	static const char label[] = "notify-handler idempotency-key v1\n";
-	static const char key[] = "order-42";
-	char msg[sizeof label + sizeof key];
-	unsigned char d[32];
-	char want[ID_LEN + 1], got[ID_LEN + 1];
-	size_t n = 0;
-	memcpy(msg, label, sizeof label - 1);
-	n += sizeof label - 1;
-	memcpy(msg + n, key, sizeof key - 1);
-	n += sizeof key - 1;
-	br_sha256_context h;
-	br_sha256_init(&h);
-	br_sha256_update(&h, msg, n); /* one update over the concatenation */
-	br_sha256_out(&h, d);
-	expected_v8(d, want);
-	id_from_key(key, sizeof key - 1, got);
-	assert_string_equal(got, want);
+	static char k255[256];
+	char got[ID_LEN + 1];
+	id_from_key("order-42", 8, got);
+	assert_string_equal(got, "5daeac03-a05f-87b0-b8bb-11cb7d0b64ca");
+	id_from_key("", 0, got);
+	assert_string_equal(got, "75794db9-eb87-84f6-bd71-5006dc3068a7");
+	memset(k255, 'x', 255);
+	id_from_key(k255, 255, got);
+	assert_string_equal(got, "5cee839f-3ada-8da9-a823-41e98b0f1195");
+}
+
+/* Key and body (ACS ids), known vectors as above over
+ * b"notify-handler idempotency-key+body v1\n" + sha256(body) + key. */
+static void test_from_key_body_known_vectors(void **state)
+{
+	(void)state;
+	static const unsigned char body_sha[32] = {
+	    0x9c, 0x83, 0xd7, 0x81, 0x6f, 0xdd, 0x89, 0xad, 0x6f, 0xbf, 0xc4,
+	    0x39, 0x1f, 0x1f, 0xce, 0xf9, 0x1a, 0x07, 0xd9, 0x4b, 0xdf, 0x96,
+	    0x0a, 0x36, 0x5b, 0x88, 0x17, 0x9d, 0x24, 0xad, 0xd9, 0x5c}; /* sha256 of test_app's
+	                                                                    body_ok */
+	static const unsigned char zero[32];
+	char got[ID_LEN + 1], key_only[ID_LEN + 1];
+	id_from_key_body("order-42", 8, body_sha, got);
+	assert_string_equal(got, "58f93900-9288-8a36-bbf9-93aa9301cdc8");
+	id_from_key_body("k", 1, zero, got);
+	assert_string_equal(got, "03126eea-8b54-8a40-a7dd-c17e7ebdc651");
+	/* never the key-only id of the same key */
+	id_from_key("order-42", 8, key_only);
+	id_from_key_body("order-42", 8, body_sha, got);
+	assert_string_not_equal(got, key_only);
 }
 
 static void test_from_key_uses_only_n_bytes(void **state)
@@ -145,7 +145,7 @@ static void test_from_digest_sets_version_and_variant(void **state)
 {
 	(void)state;
 	unsigned char d[32];
-	char want[ID_LEN + 1], got[ID_LEN + 1];
+	char got[ID_LEN + 1];
 	memset(d, 0xff, sizeof d);
 	id_from_digest(d, got);
 	assert_string_equal(got, "ffffffff-ffff-8fff-bfff-ffffffffffff");
@@ -154,9 +154,8 @@ static void test_from_digest_sets_version_and_variant(void **state)
 	assert_string_equal(got, "00000000-0000-8000-8000-000000000000");
 	for (int i = 0; i < 32; i++)
 		d[i] = (unsigned char)(i * 37 + 11);
-	expected_v8(d, want);
 	id_from_digest(d, got);
-	assert_string_equal(got, want);
+	assert_string_equal(got, "0b30557a-9fc4-890e-b358-7da2c7ec1136"); /* known, as above */
 }
 
 static void test_valid_accepts_lower_case(void **state)
@@ -232,7 +231,8 @@ int main(void)
 	    cmocka_unit_test(test_random_1000_distinct_and_valid),
 	    cmocka_unit_test(test_from_key_deterministic_v8),
 	    cmocka_unit_test(test_from_key_different_keys_differ),
-	    cmocka_unit_test(test_from_key_matches_independent_sha256),
+	    cmocka_unit_test(test_from_key_known_vectors),
+	    cmocka_unit_test(test_from_key_body_known_vectors),
 	    cmocka_unit_test(test_from_key_uses_only_n_bytes),
 	    cmocka_unit_test(test_from_digest_sets_version_and_variant),
 	    cmocka_unit_test(test_valid_accepts_lower_case),

@@ -279,6 +279,28 @@ static void test_http_host_shape(void **state)
 	expect_in(&v, out, sizeof out);
 }
 
+/* invoke_header_count: the values of a header over arrays and spellings (issue 10, item 2: a
+ * repeated security header must be visible, not "first one wins"). */
+static void test_header_count(void **state)
+{
+	(void)state;
+	assert_int_equal(http("{\"Data\":{\"req\":{\"Url\":\"https://a/b\",\"Method\":\"POST\","
+	                      "\"Headers\":{\"Idempotency-Key\":[\"a\",\"b\"],\"X-One\":[\"1\"],"
+	                      "\"X-API-Key\":\"k\",\"x-api-key\":[\"k\"],\"X-Null\":null,"
+	                      "\"X-Empty\":[],\"X-Some\":[null,\"v\",7,\"w\"]}}}}"),
+	                 0);
+	assert_int_equal(invoke_header_count(&h, "idempotency-key"), 2);
+	assert_int_equal(invoke_header_count(&h, "X-One"), 1);
+	assert_int_equal(invoke_header_count(&h, "X-API-KEY"), 2);
+	assert_int_equal(invoke_header_count(&h, "X-Null"), 0);
+	assert_int_equal(invoke_header_count(&h, "X-Empty"), 0);
+	assert_int_equal(invoke_header_count(&h, "X-Some"), 3);
+	assert_int_equal(invoke_header_count(&h, "X-Missing"), 0);
+	assert_int_equal(http("{\"Data\":{\"req\":{\"Url\":\"https://a/b\",\"Method\":\"GET\"}}}"),
+	                 0);
+	assert_int_equal(invoke_header_count(&h, "Idempotency-Key"), 0);
+}
+
 static void test_http_bodies(void **state)
 {
 	(void)state;
@@ -1146,6 +1168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_http_doc_example, teardown),
 	    cmocka_unit_test_teardown(test_http_host_shape, teardown),
+	    cmocka_unit_test_teardown(test_header_count, teardown),
 	    cmocka_unit_test_teardown(test_http_bodies, teardown),
 	    cmocka_unit_test_teardown(test_http_query_forms, teardown),
 	    cmocka_unit_test_teardown(test_url_path, teardown),

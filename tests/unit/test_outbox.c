@@ -48,7 +48,7 @@ setup(void **state)
 	if (!mkdtemp(fx.base))
 		return -1;
 	snprintf(fx.dir, sizeof fx.dir, "%s/outbox", fx.base);
-	fx.o.dirfd = -1;
+	fx.o.path = NULL;
 	fx.m.to[0] = S("alice@example.com");
 	fx.m.n_to = 1;
 	fx.m.subject = S("Hello");
@@ -72,7 +72,18 @@ static void open_outbox(struct fixture *fx)
 	char err[128] = "";
 	assert_int_equal(outbox_open(&fx->o, fx->dir, SENDER, err, sizeof err), 0);
 	assert_string_equal(err, "");
-	assert_true(fx->o.dirfd >= 0);
+	assert_string_equal(fx->o.path, fx->dir);
+}
+
+/* The outbox directory as an fd for *at() calls in the tests (kept open by the fixture). */
+static int dfd(struct fixture *fx)
+{
+	static int fd = -1;
+	if (fd >= 0)
+		close(fd);
+	fd = open(fx->dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
 }
 
 /* Reads dir/name into out; returns the length, or -1 when it cannot be opened. */
@@ -123,7 +134,7 @@ static void test_open_creates_dir(void **state)
 	assert_int_equal(stat(fx->dir, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	outbox_close(&fx->o);
-	assert_int_equal(fx->o.dirfd, -1);
+	assert_null(fx->o.path);
 	open_outbox(fx); /* an existing directory is fine */
 }
 
@@ -154,12 +165,10 @@ static void test_second_send_is_noop(void **state)
 	open_outbox(fx);
 	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf), 0);
 	size_t n = expected(&fx->m, ID, want, sizeof want);
-	assert_int_equal(fstatat(fx->o.dirfd, "0f8fad5b-d9cb-469f-a165-70867728950e.eml", &a, 0),
-	                 0);
+	assert_int_equal(fstatat(dfd(fx), "0f8fad5b-d9cb-469f-a165-70867728950e.eml", &a, 0), 0);
 	fx->m.subject = S("A different message");
 	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW + 60, fx->wbuf, sizeof fx->wbuf), 1);
-	assert_int_equal(fstatat(fx->o.dirfd, "0f8fad5b-d9cb-469f-a165-70867728950e.eml", &b, 0),
-	                 0);
+	assert_int_equal(fstatat(dfd(fx), "0f8fad5b-d9cb-469f-a165-70867728950e.eml", &b, 0), 0);
 	assert_true(a.st_ino == b.st_ino);
 	assert_int_equal(list_dir(fx->dir, name, sizeof name), 1);
 	assert_int_equal(read_file(fx->dir, name, got, sizeof got), (long)n);
@@ -172,7 +181,7 @@ static void test_leftover_temp_is_replaced(void **state)
 	static char want[FILE_CAP], got[FILE_CAP];
 	char name[256];
 	open_outbox(fx);
-	int fd = openat(fx->o.dirfd, ".0f8fad5b-d9cb-469f-a165-70867728950e.tmp",
+	int fd = openat(dfd(fx), ".0f8fad5b-d9cb-469f-a165-70867728950e.tmp",
 	                O_WRONLY | O_CREAT | O_EXCL, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "partial", 7), 7);
@@ -244,7 +253,7 @@ static void test_open_under_regular_file(void **state)
 
 	snprintf(path, sizeof path, "%s/outbox", file);
 	assert_int_equal(outbox_open(&fx->o, path, SENDER, err, sizeof err), -ERR_OUTBOX);
-	assert_int_equal(fx->o.dirfd, -1);
+	assert_null(fx->o.path);
 	snprintf(want, sizeof want, "outbox %s: a path component is not a directory", path);
 	assert_string_equal(err, want);
 
@@ -263,6 +272,81 @@ static void test_open_under_regular_file(void **state)
 	char tiny[8];
 	assert_int_equal(outbox_open(&fx->o, path, SENDER, tiny, sizeof tiny), -ERR_OUTBOX);
 	assert_string_equal(tiny, "outbox ");
+}
+
+/* A keyed message records its request digest as its first line; a later send of the id with
+ * another digest is -ERR_IDEM_MISMATCH (the key was reused after a restart or an eviction),
+ * with the same digest (or none on either side) the idempotent 1; the file is never touched. */
+static void test_request_digest_recorded_and_compared(void **state)
+{
+	struct fixture *fx = *state;
+	static char want[FILE_CAP], got[FILE_CAP];
+	unsigned char d1[32], d2[32];
+	for (int i = 0; i < 32; i++)
+		d1[i] = (unsigned char)(0xa0 + i), d2[i] = d1[i];
+	d2[31] ^= 1;
+	open_outbox(fx);
+	fx->m.request_digest = d1;
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf), 0);
+	static const char line[] =
+	    "X-Notify-Request-Digest: sha256="
+	    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf\r\n";
+	long n = read_file(fx->dir, "0f8fad5b-d9cb-469f-a165-70867728950e.eml", got, sizeof got);
+	size_t m = expected(&fx->m, ID, want, sizeof want);
+	assert_int_equal(n, (long)(sizeof line - 1 + m));
+	assert_memory_equal(got, line, sizeof line - 1);
+	assert_memory_equal(got + sizeof line - 1, want, m);
+	/* the same request again (after a restart): the idempotent no-op */
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW + 5, fx->wbuf, sizeof fx->wbuf), 1);
+	/* another body under the same id: refused, nothing written */
+	fx->m.request_digest = d2;
+	fx->m.subject = S("Another message");
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW + 9, fx->wbuf, sizeof fx->wbuf),
+	                 -ERR_IDEM_MISMATCH);
+	assert_int_equal(
+	    read_file(fx->dir, "0f8fad5b-d9cb-469f-a165-70867728950e.eml", want, sizeof want), n);
+	assert_memory_equal(got, want, (size_t)n);
+	/* no digest asked for (an unkeyed id), or none recorded (an older file): no comparison */
+	fx->m.request_digest = NULL;
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf), 1);
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID2, NOW, fx->wbuf, sizeof fx->wbuf), 0);
+	fx->m.request_digest = d2;
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID2, NOW, fx->wbuf, sizeof fx->wbuf), 1);
+}
+
+/* The directory removed and made again while the service runs (issue 10, item 4): sends fail
+ * while it is missing, readiness says why, and both work again as soon as it exists. */
+static void test_directory_recreated(void **state)
+{
+	struct fixture *fx = *state;
+	char name[256], cmd[PATH_CAP + 16];
+	const char *why = NULL;
+	open_outbox(fx);
+	assert_int_equal(outbox_ready(&fx->o, &why), 1);
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID, NOW, fx->wbuf, sizeof fx->wbuf), 0);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(outbox_ready(&fx->o, &why), 0);
+	assert_string_equal(why, "the outbox directory does not exist");
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID2, NOW, fx->wbuf, sizeof fx->wbuf),
+	                 -ERR_OUTBOX);
+	assert_int_equal(outbox_status(&fx->o, ID), -ERR_OUTBOX);
+	assert_int_equal(mkdir(fx->dir, 0755), 0);
+	assert_int_equal(outbox_ready(&fx->o, &why), 1);
+	assert_int_equal(outbox_send(&fx->o, &fx->m, ID2, NOW, fx->wbuf, sizeof fx->wbuf), 0);
+	assert_int_equal(list_dir(fx->dir, name, sizeof name), 1);
+	assert_string_equal(name, "1b4e28ba-2fa1-11d2-883f-0016d3cca427.eml");
+	assert_int_equal(outbox_status(&fx->o, ID2), 1);
+	assert_int_equal(outbox_status(&fx->o, ID), 0);
+	/* a directory that exists but cannot be written (not for root, who may write anyway) */
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(fx->dir, 0555), 0);
+		assert_int_equal(outbox_ready(&fx->o, &why), 0);
+		assert_string_equal(why, "the outbox directory is not writable");
+		assert_int_equal(chmod(fx->dir, 0755), 0);
+	}
+	outbox_close(&fx->o);
+	assert_int_equal(outbox_ready(&fx->o, &why), 0);
 }
 
 static void test_closed_outbox(void **state)
@@ -327,6 +411,8 @@ int main(void)
 	    T(test_bad_ids),
 	    T(test_refused_message_leaves_nothing),
 	    T(test_open_under_regular_file),
+	    T(test_request_digest_recorded_and_compared),
+	    T(test_directory_recreated),
 	    T(test_closed_outbox),
 	    T(test_transport),
 	};

@@ -60,7 +60,10 @@ locals {
 }
 
 resource "azurerm_service_plan" "this" {
-  name                = var.plan_name
+  # The plan kind is part of the name: sku_name is not ForceNew in the provider, so without it
+  # switching hosting_plan would plan an in-place Y1 -> FC1 update of one plan, which Azure may
+  # refuse. With it, a switch replaces the plan (and the app, which is another resource type).
+  name                = "${var.plan_name}-${local.flex ? "fc1" : "y1"}"
   resource_group_name = var.resource_group_name
   location            = var.location
   os_type             = "Linux"
@@ -148,6 +151,12 @@ resource "azurerm_function_app_flex_consumption" "this" {
   service_plan_id     = azurerm_service_plan.this.id
   https_only          = true
 
+  # The custom-handler stack of Flex Consumption: name "custom", version "1.0". No page of the
+  # provider or of Microsoft's Flex docs states the version for "custom"; confirm it for your
+  # region before the first flex apply with
+  #   az functionapp list-flexconsumption-runtimes --location <region> --runtime custom
+  # (or Get-AzFunctionAppFlexConsumptionRuntime -Location <region> -Runtime custom) and use the
+  # version it lists (README, Terraform notes).
   runtime_name    = "custom"
   runtime_version = "1.0"
 

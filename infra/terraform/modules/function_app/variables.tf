@@ -9,7 +9,7 @@ variable "name" {
 }
 
 variable "plan_name" {
-  description = "App Service plan name."
+  description = "App Service plan name; the plan kind (-y1 or -fc1) is appended."
   type        = string
 }
 
