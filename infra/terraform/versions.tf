@@ -41,6 +41,7 @@ provider "azurerm" {
   # Registering needs subscription-level rights; it is a no-op when already registered.
   resource_providers_to_register = [
     "Microsoft.Communication",
+    "Microsoft.EventGrid",
     "Microsoft.Insights",
     "Microsoft.OperationalInsights",
     "Microsoft.Storage",
