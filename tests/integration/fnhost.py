@@ -1,8 +1,10 @@
 """fnhost: an Azure Functions host simulator for custom handlers (Python standard library only).
 
-It does what the Functions host (Azure/azure-functions-host, v4) does to a custom handler, as
-pinned down in ../../../shared/reference/functions-and-terraform.md part A and the host's sources
-(file names below are under src/WebJobs.Script/ of that repository):
+It does what the Functions host (https://github.com/Azure/azure-functions-host, v4) does to a
+custom handler, as the documentation ("Azure Functions custom handlers",
+https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers: "Application
+structure", "Request payload", "Response payload", "HTTP-only function") and the host's sources
+say (file names below are under src/WebJobs.Script/ of that repository):
 
 - unpacks the deploy ZIP into an empty folder, keeping each entry's Unix mode as the platform's
   package mount does, resolves `defaultExecutablePath` against the app root
@@ -25,8 +27,8 @@ pinned down in ../../../shared/reference/functions-and-terraform.md part A and t
   a body of the wrong shape fail the invocation; Outputs are matched to the declared output
   bindings by exact name; the `http` output is read case-insensitively
   (HttpScriptInvocationResultExtensions.cs); any other output that is a string and valid Base64
-  is decoded to bytes before it is written (GetBindingValue: the Base64 trap of reference A.3.2
-  rule 5);
+  is decoded to bytes before it is written (DefaultHttpWorkerService.cs and
+  HttpScriptInvocationResultExtensions.cs, GetBindingValue: the Base64 trap);
 - keeps an in-memory Storage queue: queue outputs land in host.queues[<queueName>];
   run_queue() delivers them to the queue-triggered function, redelivers failed invocations with
   DequeueCount + 1 and, at maxDequeueCount (host.json extensions.queues, default 5), moves the

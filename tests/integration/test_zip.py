@@ -131,7 +131,9 @@ def test_errors(tmp_path, handler):
     assert [p for p in os.listdir(tmp_path) if p.startswith("stage.")] == []  # staging removed
 
 
-# ---- the package metadata against the contract (functions-and-terraform.md A.1, A.2) -------------
+# ---- the package metadata against the contract ("Azure Functions custom handlers",
+# https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers, "Application
+# structure" and "Function metadata"; infra/functions/README.md cites the rest) ----------------
 
 def load(rel):
     with open(os.path.join(ROOT, rel)) as f:
