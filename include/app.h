@@ -13,6 +13,8 @@
  *                              mode validates, answers 202 and enqueues {"id","request"}
  *   POST /notification_worker  the queue function: sends a queued message under its id
  *   POST /notification_status  the status function (route notification/{id})
+ *   POST /delivery_report      the queue function of ACS delivery reports (delivery.h): one
+ *                              log line per report, always completed (200)
  * whose answers are 200 {"Outputs","Logs","ReturnValue"} with the caller's answer in
  * Outputs.res; a worker whose send may succeed later answers 500, so the host retries it.
  * Errors are application/problem+json (RFC 9457) with type, title, status, detail, and the
@@ -68,9 +70,10 @@ enum app_route {
 	ROUTE_READY,
 	ROUTE_SEND,
 	ROUTE_STATUS,
-	ROUTE_FN_SEND,   /* POST /notification: the host invokes the HTTP function */
-	ROUTE_FN_WORKER, /* POST /notification_worker: the queue-triggered function */
-	ROUTE_FN_STATUS, /* POST /notification_status: the status function */
+	ROUTE_FN_SEND,     /* POST /notification: the host invokes the HTTP function */
+	ROUTE_FN_WORKER,   /* POST /notification_worker: the queue-triggered function */
+	ROUTE_FN_STATUS,   /* POST /notification_status: the status function */
+	ROUTE_FN_DELIVERY, /* POST /delivery_report: ACS delivery reports from Event Grid's queue */
 };
 
 struct app {

@@ -3,7 +3,10 @@
 #
 #   sh scripts/zip.sh <out.zip> <handler-binary> <functions-dir>
 #
-# The package holds, at its root (no parent folder: functions-and-terraform.md A.5):
+# The package holds, at its root (no parent folder: "Azure Functions custom handlers",
+# https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers, "Application
+# structure"; "Zip deployment for Azure Functions",
+# https://learn.microsoft.com/azure/azure-functions/deployment-zip-push):
 #   handler                   the binary, stored with mode 0755 (-rwxr-xr-x) so the host can
 #                             exec it; plans other than Consumption/Flex never fix a missing bit
 #   host.json                 from <functions-dir>

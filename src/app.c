@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "delivery.h"
 #include "err.h"
 #include "log.h"
 
@@ -23,7 +24,7 @@ static const char route_send[] = "/api/notification";
 
 /* Function names (function.json folders, infra/functions) the host POSTs to. */
 static const char fn_send[] = "/notification", fn_worker[] = "/notification_worker",
-                  fn_status[] = "/notification_status";
+                  fn_status[] = "/notification_status", fn_delivery[] = "/delivery_report";
 
 /* Writes head, any extra header lines, then the body. */
 static void answer(struct buf *out, int status, const char *type, const char *extra,
@@ -345,6 +346,8 @@ int app_head(struct app *a, struct app_slot *s, const struct http_request *req, 
 		fr = ROUTE_FN_WORKER;
 	else if (n == sizeof fn_status - 1 && memcmp(p, fn_status, n) == 0)
 		fr = ROUTE_FN_STATUS;
+	else if (n == sizeof fn_delivery - 1 && memcmp(p, fn_delivery, n) == 0)
+		fr = ROUTE_FN_DELIVERY;
 	if (fr != ROUTE_NONE) { /* the Functions host invoking a function: the envelope follows */
 		r->route = fr;
 		r->body_limit = a->envelope_limit;
@@ -764,6 +767,87 @@ static int fn_worker_run(struct app *a, struct app_slot *s, const char *body, si
 	return tr.retryable ? 500 : 200;
 }
 
+/* ---- delivery reports (infra/functions/delivery_report; delivery.h) -------------------------- */
+
+/* One log line for one event of a delivery-report message. */
+static void log_delivery(const struct delivery_report *d)
+{
+	struct log_line l;
+	const char *ev = d->kind == DELIVERY_REPORT       ? "fn.delivery"
+	                 : d->kind == DELIVERY_ENGAGEMENT ? "fn.engagement"
+	                                                  : "fn.delivery_rejected";
+	int ok = d->kind == DELIVERY_ENGAGEMENT ||
+	         (d->kind == DELIVERY_REPORT && d->status == DELIVERY_DELIVERED);
+	if (!log_begin(&l, ok ? LOG_INFO : LOG_WARN, ev))
+		return;
+	if (d->message_id[0])
+		log_cstr(&l, "operation_id", d->message_id);
+	if (d->kind == DELIVERY_REPORT) {
+		log_cstr(&l, "status", d->status_text);
+		log_cstr(&l, "outcome", ok ? "delivered" : "failed");
+		if (d->detail[0])
+			log_cstr(&l, "detail", d->detail);
+	} else if (d->kind == DELIVERY_ENGAGEMENT) {
+		log_cstr(&l, "engagement", d->status_text);
+	} else {
+		log_cstr(&l, "error",
+		         d->kind == DELIVERY_FOREIGN ? "foreign-event" : "malformed-event");
+		log_cstr(&l, "detail", d->why);
+		if (d->event_type[0])
+			log_cstr(&l, "event_type", d->event_type);
+	}
+	if (d->recipient[0])
+		log_addr(&l, "recipient", d->recipient, strlen(d->recipient));
+	if (d->attempt_time[0])
+		log_cstr(&l, d->kind == DELIVERY_ENGAGEMENT ? "action_time" : "attempt_time",
+		         d->attempt_time);
+	if (d->event_id[0])
+		log_cstr(&l, "event_id", d->event_id);
+	log_end(&l);
+}
+
+/* The delivery-report function: every event logged, the message always completed (200): a report
+ * that cannot be read now never can, and retrying it would only fill the poison queue. Only an
+ * envelope that is not an invocation is the host's 400. */
+static int fn_delivery_run(struct app_slot *s, const char *body, size_t n, size_t env_cap,
+                           struct app_reply *r, unsigned *dequeue)
+{
+	struct invoke_queue q;
+	struct notify_error e;
+	struct delivery_iter it;
+	struct delivery_report d;
+	int rc = invoke_queue_parse(body, n, "msg", s->itok, INVOKE_MAX_TOKENS, s->scratch, env_cap,
+	                            &q, &e);
+	if (rc < 0 && (rc == -ERR_FIELD_MISSING || strncmp(e.field, "Data.msg", 8) != 0)) {
+		/* not an invocation, or one without the binding: the host's fault */
+		r->err = rc;
+		strncpy(r->field, e.field, sizeof r->field - 1);
+		r->field[sizeof r->field - 1] = 0;
+		return 400;
+	}
+	if (rc == 0) {
+		*dequeue = q.dequeue_count;
+		rc = delivery_begin(&it, q.text.p, q.text.len, s->itok, INVOKE_MAX_TOKENS,
+		                    s->scratch + env_cap, s->scratch_cap - env_cap);
+	}
+	if (rc < 0) { /* the message itself (text holding NUL, not JSON, ...): logged, completed */
+		struct log_line l;
+		r->err = rc;
+		if (log_begin(&l, LOG_WARN, "fn.delivery_rejected")) {
+			log_cstr(&l, "error", err_slug(rc));
+			log_cstr(&l, "detail", "the queue message is not an Event Grid event");
+			log_end(&l);
+		}
+		return 200;
+	}
+	while (delivery_next(&it, &d)) {
+		if (!r->id[0] && id_valid(d.message_id, strlen(d.message_id)))
+			memcpy(r->id, d.message_id, ID_LEN + 1);
+		log_delivery(&d);
+	}
+	return 200;
+}
+
 /* The invocation routes: parse the envelope, run the route, answer the host. */
 static void fn_body(struct app *a, struct app_slot *s, const struct http_request *req,
                     const char *body, size_t n, struct buf *out, int keep_alive,
@@ -773,9 +857,10 @@ static void fn_body(struct app *a, struct app_slot *s, const struct http_request
 	size_t env_cap = APP_ENVELOPE_SCRATCH(s->scratch_cap); /* the rest: the request's strings */
 	unsigned dequeue = 0;
 	int status = 200;
-	const char *fn = r->route == ROUTE_FN_SEND     ? fn_send
-	                 : r->route == ROUTE_FN_WORKER ? fn_worker
-	                                               : fn_status;
+	const char *fn = r->route == ROUTE_FN_SEND       ? fn_send
+	                 : r->route == ROUTE_FN_WORKER   ? fn_worker
+	                 : r->route == ROUTE_FN_DELIVERY ? fn_delivery
+	                                                 : fn_status;
 	memset(s->logs, 0, sizeof s->logs);
 	buf_init(&logs, s->logs, sizeof s->logs - 1);
 	buf_init(&ib, s->inner, sizeof s->inner);
@@ -783,6 +868,8 @@ static void fn_body(struct app *a, struct app_slot *s, const struct http_request
 	log_capture(&logs);
 	if (r->route == ROUTE_FN_WORKER) {
 		status = fn_worker_run(a, s, body, n, env_cap, r, &dequeue);
+	} else if (r->route == ROUTE_FN_DELIVERY) {
+		status = fn_delivery_run(s, body, n, env_cap, r, &dequeue);
 	} else {
 		fn_http(a, s, body, n, env_cap, &ib, r);
 		if (r->status == 0)

@@ -3,6 +3,7 @@
 #   monitoring    Log Analytics, workspace-based Application Insights, saved searches, failure alert
 #   communication ACS + Email service, the Azure-managed domain, an optional custom domain
 #   function_app  the Linux plan (Consumption Y1 or Flex FC1) and the custom-handler Function App
+#   events        ACS delivery reports: Event Grid system topic -> the delivery-reports queue
 # Layout mirrors the original system's infra/modules/function_app: one module per concern.
 
 resource "random_string" "suffix" {
@@ -45,6 +46,8 @@ module "monitoring" {
   daily_quota_gb      = var.log_daily_quota_gb
   alert_email         = var.alert_email
   kql_dir             = "${path.module}/../kql"
+
+  delivery_failure_alert_pct = var.delivery_failure_alert_pct
   tags                = local.tags
 }
 
@@ -59,6 +62,7 @@ module "communication" {
   sender_username        = var.sender_username
   sender_display_name    = var.sender_display_name
   dmarc_report_email     = var.alert_email
+  engagement_tracking    = var.engagement_tracking_enabled
   tags                   = local.tags
 }
 
@@ -90,5 +94,16 @@ module "function_app" {
 
   flex_instance_memory_mb     = var.flex_instance_memory_mb
   flex_maximum_instance_count = var.flex_maximum_instance_count
+  tags                        = local.tags
+}
+
+module "events" {
+  source = "./modules/events"
+
+  name                        = local.name
+  resource_group_name         = azurerm_resource_group.this.name
+  communication_service_id    = module.communication.communication_service_id
+  storage_account_id          = module.storage.id
+  engagement_tracking_enabled = var.engagement_tracking_enabled
   tags                        = local.tags
 }

@@ -118,3 +118,13 @@ output "flex_deploy_command" {
   description = "Flex only: the code deployment infra/apply runs after terraform apply (azurerm's Flex zip_deploy_file is broken, provider issue 29630). null on Consumption."
   value       = module.function_app.flex_deploy_command
 }
+
+output "delivery_reports" {
+  description = "Where ACS delivery reports go: the Event Grid system topic, the queue the delivery_report function reads, its poison queue, and the container of dead-lettered events."
+  value = {
+    system_topic          = module.events.system_topic_name
+    queue                 = module.events.queue_name
+    poison_queue          = module.events.poison_queue_name
+    dead_letter_container = module.events.dead_letter_container_name
+  }
+}

@@ -173,6 +173,23 @@ variable "flex_maximum_instance_count" {
   }
 }
 
+variable "engagement_tracking_enabled" {
+  description = "Also deliver EmailEngagementTrackingReportReceived events (opens and clicks) to the delivery-reports queue, and turn on user engagement tracking of the custom sender domain. ACS tracks engagement only on custom domains (not the Azure-managed one), so this needs sender_domain; off by default."
+  type        = bool
+  default     = false
+}
+
+variable "delivery_failure_alert_pct" {
+  description = "The delivery alert fires when more than this percentage of the delivery reports in its window are not Delivered (bounced, suppressed, spam, quarantined, failed), counted only from 10 reports on."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.delivery_failure_alert_pct >= 0 && var.delivery_failure_alert_pct < 100
+    error_message = "delivery_failure_alert_pct must be from 0 to below 100."
+  }
+}
+
 variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)

@@ -3,8 +3,9 @@
 # azurerm ">= 4.77, < 6.0": the one range where every argument used here exists in both major
 # versions: storage_blob.storage_container_id appeared in 4.77.0, storage_queue.storage_account_id
 # in 4.46.0, monitor_diagnostic_setting.enabled_metric in 4.31.0, and 5.0 removed the old
-# *_name forms (hashicorp/terraform-provider-azurerm: CHANGELOG-v4.md, website/docs/guides/
-# 5.0-upgrade-guide.html.markdown; shared/reference/functions-and-terraform.md B.0).
+# *_name forms (hashicorp/terraform-provider-azurerm: CHANGELOG-v4.md, CHANGELOG.md for 5.x,
+# website/docs/guides/5.0-upgrade-guide.html.markdown). Microsoft.EventGrid below: the system
+# topic of modules/events (website/docs/r/eventgrid_system_topic.html.markdown).
 terraform {
   required_version = ">= 1.5"
 
@@ -41,6 +42,7 @@ provider "azurerm" {
   # Registering needs subscription-level rights; it is a no-op when already registered.
   resource_providers_to_register = [
     "Microsoft.Communication",
+    "Microsoft.EventGrid",
     "Microsoft.Insights",
     "Microsoft.OperationalInsights",
     "Microsoft.Storage",

@@ -114,9 +114,13 @@ def test_the_http_function_is_post_api_notification(functions):
 
 
 def test_queue_names_match_the_storage_module(functions):
+    """Every queue a function names is created by Terraform: notifications (storage module) and
+    delivery-reports, which Event Grid writes (events module)."""
     queue = tf_default("infra/terraform/modules/storage/variables.tf", "queue_name")
+    reports = tf_default("infra/terraform/modules/events/variables.tf", "queue_name")
     names = {b["queueName"] for bindings in functions.values() for b in bindings if "queueName" in b}
-    assert names == {queue}, names
+    assert names == {queue, reports}, names
+    assert {b["queueName"] for b in functions["delivery_report"]} == {reports}
     conns = {b.get("connection", "AzureWebJobsStorage") for bindings in functions.values()
              for b in bindings if "queueName" in b}
     assert conns == {"AzureWebJobsStorage"}  # identity-based on Consumption: __accountName

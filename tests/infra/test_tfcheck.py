@@ -42,6 +42,8 @@ CASES = {
     "missing-module-input": ("missing-module-input", 1, 1),
     "module-source-missing": ("module-source-missing", 1, 1),
     "file-missing": ("file-missing", 1, 0),  # a warning: the status stays 0
+    # one subscription without a filter, one with an empty one; the filtered one passes
+    "eventgrid-no-event-filter": ("eventgrid-no-event-filter", 2, 1),
 }
 
 
@@ -135,14 +137,25 @@ def test_real_infra_passes_clean():
     # the saved-search queries are written by another change; their absence may only warn
     for f in findings:
         assert f["rule"] == "file-missing" and "infra/kql/" in f["msg"], out
-    assert "5 modules" in out.splitlines()[-1]
+    assert "6 modules" in out.splitlines()[-1]
 
 
 def test_real_infra_reaches_every_module():
     modules, _ = tfcheck.check(TF, cache=parse_cache())
     names = sorted(os.path.relpath(d, TF) for d in modules)
-    assert names == [".", "modules/communication", "modules/function_app", "modules/monitoring",
-                     "modules/storage"]
+    assert names == [".", "modules/communication", "modules/events", "modules/function_app",
+                     "modules/monitoring", "modules/storage"]
+    # the delivery-report resources are where the README says, wired keylessly
+    events = modules[os.path.join(TF, "modules/events")]
+    assert sorted(t for t, _ in events.resources) == [
+        "azurerm_eventgrid_system_topic", "azurerm_eventgrid_system_topic_event_subscription",
+        "azurerm_role_assignment", "azurerm_storage_container", "azurerm_storage_queue",
+        "azurerm_storage_queue"]
+    _, sub = events.resources[("azurerm_eventgrid_system_topic_event_subscription", "reports")]
+    assert "delivery_identity" in sub and "dead_letter_identity" in sub
+    assert "storage_blob_dead_letter_destination" in sub and "storage_queue_endpoint" in sub
+    _, roles = events.locals["topic_roles"]
+    assert "Storage Queue Data Message Sender" in roles
 
 
 @pytest.mark.parametrize("text, refs", [

@@ -24,6 +24,10 @@ reports, as `file:line: rule: message`:
   unknown-module-input         a module argument the module declares no variable for
   missing-module-input         a module variable without a default that the call does not set
   module-source-missing        a local module source with no .tf files
+  eventgrid-no-event-filter    an Event Grid event subscription without included_event_types
+                               (or with an empty list): every event type of its topic would
+                               reach the endpoint (for ACS: SMS, chat, calls, ... on the
+                               delivery-reports queue)
 and as a warning only (exit status unaffected):
   file-missing                 file()/filemd5()/templatefile() of a path that resolves here
                                (path.module, module arguments, for_each keys) but does not exist
@@ -652,6 +656,26 @@ def check_files(modules, mod, findings):
                                                 "which does not exist (yet)", warning=True))
 
 
+# ---- rules on resources ---------------------------------------------------------------------------
+
+# Event subscription resources of azurerm (website/docs/r/eventgrid_*event_subscription.html.markdown):
+# without included_event_types "all event types for the System Topic are included".
+EVENT_SUBSCRIPTIONS = ("azurerm_eventgrid_system_topic_event_subscription",
+                       "azurerm_eventgrid_event_subscription")
+
+
+def check_event_subscriptions(mod, findings):
+    for (rtype, name), (path, decl) in sorted(mod.resources.items()):
+        if rtype not in EVENT_SUBSCRIPTIONS:
+            continue
+        types = decl.get("included_event_types")
+        if types is None or types == [] or types == "${[]}":
+            findings.append(Finding(path, decl_line(mod, path, "resource", rtype, name),
+                                    "eventgrid-no-event-filter",
+                                    f"{rtype}.{name} has no included_event_types: every event "
+                                    f"type of the topic reaches its endpoint"))
+
+
 # ---- main -----------------------------------------------------------------------------------------
 
 def exit_status(findings):
@@ -676,6 +700,7 @@ def check(root, node=None, cache=None):
         check_outputs(modules, mod, findings)
         check_module_calls(modules, mod, findings)
         check_files(modules, mod, findings)
+        check_event_subscriptions(mod, findings)
     seen, unique = set(), []
     for f in findings:
         key = str(f)

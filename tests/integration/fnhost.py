@@ -1,8 +1,10 @@
 """fnhost: an Azure Functions host simulator for custom handlers (Python standard library only).
 
-It does what the Functions host (Azure/azure-functions-host, v4) does to a custom handler, as
-pinned down in ../../../shared/reference/functions-and-terraform.md part A and the host's sources
-(file names below are under src/WebJobs.Script/ of that repository):
+It does what the Functions host (https://github.com/Azure/azure-functions-host, v4) does to a
+custom handler, as the documentation ("Azure Functions custom handlers",
+https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers: "Application
+structure", "Request payload", "Response payload", "HTTP-only function") and the host's sources
+say (file names below are under src/WebJobs.Script/ of that repository):
 
 - unpacks the deploy ZIP into an empty folder, keeping each entry's Unix mode as the platform's
   package mount does, resolves `defaultExecutablePath` against the app root
@@ -25,12 +27,15 @@ pinned down in ../../../shared/reference/functions-and-terraform.md part A and t
   a body of the wrong shape fail the invocation; Outputs are matched to the declared output
   bindings by exact name; the `http` output is read case-insensitively
   (HttpScriptInvocationResultExtensions.cs); any other output that is a string and valid Base64
-  is decoded to bytes before it is written (GetBindingValue: the Base64 trap of reference A.3.2
-  rule 5);
+  is decoded to bytes before it is written (DefaultHttpWorkerService.cs and
+  HttpScriptInvocationResultExtensions.cs, GetBindingValue: the Base64 trap);
 - keeps an in-memory Storage queue: queue outputs land in host.queues[<queueName>];
   run_queue() delivers them to the queue-triggered function, redelivers failed invocations with
   DequeueCount + 1 and, at maxDequeueCount (host.json extensions.queues, default 5), moves the
   message to <queueName>-poison;
+- plays Event Grid's Storage queue destination: publish_event_grid() writes one message per
+  event as Event Grid does (Base64 JSON), decoded by the trigger as host.json's messageEncoding
+  says, and run_queue("delivery_report") delivers them;
 - forwards raw HTTP requests in forwarding mode (enableForwardingHttpRequest, HTTP-in-and-out
   functions only: ProcessHttpInAndOutInvocationRequest, GetPathValue) to the original path,
   e.g. /api/notification, and returns the handler's answer as is;
@@ -1218,12 +1223,54 @@ class FunctionsHost:
 
     # -- the queue ------------------------------------------------------------------------------
     def _queue_function(self, function=None):
+        """The named function, else the queue-triggered function that reads a queue the package
+        itself writes (the worker of the queued flow), else the first queue-triggered one."""
         if function:
             return self.function(function)
-        for fn in self.functions.values():
-            if fn.trigger_type == "queuetrigger":
+        triggered = [fn for fn in self.functions.values() if fn.trigger_type == "queuetrigger"]
+        written = {b.get("queueName") for fn in self.functions.values() for b in fn.outputs
+                   if b["type"].lower() == "queue"}
+        for fn in triggered:
+            if fn.trigger.get("queueName") in written:
                 return fn
+        if triggered:
+            return triggered[0]
         raise HostError("no queue-triggered function in the package")
+
+    @property
+    def message_encoding(self):
+        """host.json extensions.queues.messageEncoding: "base64" (the default of the Storage
+        queues extension 5.x, QueuesOptions.MessageEncoding) or "none"."""
+        return str(self.queue_settings.get("messageEncoding", "base64")).lower()
+
+    def publish_event_grid(self, events, queue="delivery-reports", eg_encoding="base64"):
+        """Event Grid delivering events to a Storage queue destination: one queue message per
+        event, the event's JSON Base64-encoded (eg_encoding="base64", what Event Grid writes:
+        the Azure SDK for Python reads such queues with BinaryBase64DecodePolicy,
+        sdk/eventgrid/azure-eventgrid/samples/basic/consume_samples/
+        consume_cloud_events_from_storage_queue.py; MicrosoftDocs/azure-docs issue 102923), or
+        as plain JSON text (eg_encoding="none", what older docs described). `events` is a list of
+        dicts, or of str/bytes written as they are (garbage). The trigger then decodes as
+        host.json says: with messageEncoding "base64" a message that is not Base64 is never
+        handed to the function but moved to <queue>-poison at once (the extension's
+        MessageDecodingFailed handler, Microsoft.Azure.WebJobs.Extensions.Storage.Queues,
+        QueueServiceClientProvider.cs). Returns the QueueMessages."""
+        out = []
+        for ev in events:
+            raw = ev if isinstance(ev, (bytes, bytearray)) else (
+                ev.encode() if isinstance(ev, str) else json.dumps(ev).encode())
+            wire = base64.b64encode(raw) if eg_encoding == "base64" else bytes(raw)
+            body, undecodable = wire, False
+            if self.message_encoding == "base64":  # Convert.FromBase64String's rules
+                body = dotnet_from_base64(wire.decode("latin-1"))
+                undecodable = body is None
+                if undecodable:
+                    body = wire  # what the poison queue gets: the message as it is
+            m = QueueMessage(queue, body, ev, eg_encoding == "base64", "event grid")
+            m.wire, m.undecodable = wire, undecodable
+            self.queues.setdefault(queue, []).append(m)
+            out.append(m)
+        return out
 
     @property
     def queue_name(self):
@@ -1261,6 +1308,10 @@ class FunctionsHost:
             m = q.pop(0)
             if m.dequeue_count >= maxd:  # already at the limit: straight to poison
                 poison.append(self._poison_copy(m))
+                continue
+            if getattr(m, "undecodable", False):  # not Base64 under messageEncoding "base64"
+                poison.append(self._poison_copy(m))
+                log.append(Delivery(m, m.dequeue_count, None, "poison-undecodable"))
                 continue
             m.dequeue_count += 1
             m.pop_receipt = base64.b64encode(os.urandom(12)).decode()

@@ -1,7 +1,21 @@
 """A local stand-in for Azure Communication Services (ACS) Email, over TLS, standard library only.
 
-It follows /work/shared/reference/acs-email-api.md (sections in brackets below) and is checked
-against Microsoft's own @azure/communication-email SDK by tests/integration/test_mock_acs.py.
+It follows the public contract of ACS Email, cited in brackets below, and is checked against
+Microsoft's own @azure/communication-email SDK by tests/integration/test_mock_acs.py:
+  [send]    the REST operation "Email - Send" (https://learn.microsoft.com/rest/api/communication/email/email/send)
+            and its Swagger, operation Email_Send: request headers, the 202 answer and its body
+            (https://github.com/Azure/azure-rest-api-specs,
+            specification/communication/data-plane/Email/stable/2023-03-31/CommunicationServicesEmail.json
+            and stable/2025-09-01/CommunicationServicesEmail.json)
+  [schema]  the same Swagger, definition EmailMessage
+  [errors]  the same Swagger, the x-ms-error-code header and ErrorResponse
+            (specification/common-types/data-plane/v1/types.json)
+  [hmac]    "Authenticate requests to Azure Communication Services", HMAC authentication
+            (https://learn.microsoft.com/rest/api/communication/authentication), and the tutorial
+            "Sign an HTTP request" (https://learn.microsoft.com/azure/communication-services/tutorials/hmac-header-tutorial):
+            connection string, content hash, x-ms-date, string-to-sign, signature
+  [skew]    the clock skew ACS tolerates is not documented; App Configuration's HMAC scheme, its
+            sibling, allows 15 minutes (https://learn.microsoft.com/azure/azure-app-configuration/rest-api-authentication-hmac)
 
 Quick start
 -----------
@@ -29,11 +43,11 @@ Constructor: MockACS(certfile, keyfile, *, access_key=<random 64 bytes, base64>,
   * retry_after: integer seconds sent as `retry-after` on the 202 and on non-terminal GETs; None
     omits the header.
   * poll_statuses: what successive GETs of one operation return; the last entry repeats.
-    The POST's 202 body always says "Running" [2.5]. failed_error: the `error` of a "Failed"
+    The POST's 202 body always says "Running" [send]. failed_error: the `error` of a "Failed"
     status (default {"code": "EmailDropped", ...}).
   * max_skew: seconds x-ms-date may differ from the mock's clock (ACS's tolerance is not
-    documented [10.3]; 15 min is the sibling App Configuration value the brief asks for).
-  * reject_unknown_keys: the reference does not say ACS rejects unknown JSON members, so by default
+    documented [skew]; 15 min is the sibling App Configuration value).
+  * reject_unknown_keys: the sources do not say ACS rejects unknown JSON members, so by default
     they are accepted and listed in Recorded.unknown_keys; True turns them into 400 BadRequest.
   * conflict_status: what a reused Operation-Id with a *different* body gets. None (default):
     the same idempotent 202 as an identical retry (Recorded.conflict=True); e.g. 409: that status.
@@ -42,22 +56,22 @@ Constructor: MockACS(certfile, keyfile, *, access_key=<random 64 bytes, base64>,
 
 Behaviour of the normal path ("ok")
 -----------------------------------
-  Auth [4]: HMAC-SHA256 (x-ms-content-sha256 must equal base64(SHA-256(body bytes)); x-ms-date in
+  Auth [hmac]: HMAC-SHA256 (x-ms-content-sha256 must equal base64(SHA-256(body bytes)); x-ms-date in
   the exact form "Tue, 05 Mar 2024 09:04:05 GMT", within max_skew; string-to-sign
   "METHOD\\n<request-target as received>\\n<x-ms-date>;<Host as received>;<content hash>";
   Authorization exactly "HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=
   <base64>") or Bearer. Failure -> 401 {"error":{"code":"Denied","message":...}}.
   POST /emails:send?api-version=V (V in api_versions) -> 202 {"id","status":"Running","error":null}
   + Operation-Location https://<Host>/emails/operations/<id>?api-version=V + retry-after. The body
-  is validated as the EmailMessage schema [2.3] (400 BadRequest "Request body validation error.
+  is validated as the EmailMessage schema [schema] (400 BadRequest "Request body validation error.
   See property '<path>'", target=<path>), at most 50 To+Cc+Bcc recipients, 10 MB body (413).
   Operation-Id (a UUID, else 400) becomes the operation id; absent -> a fresh uuid4. A second POST
   with a known Operation-Id creates nothing: 202 again with that operation's current state.
-  repeatability-* headers are recorded and ignored (not part of the GA API [2.2]).
+  repeatability-* headers are recorded and ignored (not part of the GA API versions [send]).
   GET /emails/operations/<id>?api-version=V -> 200 {"id","status"[,"error"]}; unknown id -> 404.
   Other paths 404, other methods 405; every response has api-supported-versions, x-ms-request-id,
   X-Azure-Ref, Date, Content-Type application/json; charset=utf-8 and Content-Length; error
-  responses also x-ms-error-code [2.6].
+  responses also x-ms-error-code [errors].
 
 Scripted faults: acs.script(*behaviours) appends to a FIFO; each arriving request (after its
 body has been read) takes the first behaviour whose "on" matches it; with none left it gets "ok".
@@ -164,15 +178,15 @@ _ADDR_RE = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+$")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-# ---- signing (reference section 4) --------------------------------------------------------------
+# ---- signing [hmac] -----------------------------------------------------------------------------
 
 def content_hash(body):
-    """base64(SHA-256(body bytes)) [4.2]."""
+    """base64(SHA-256(body bytes)) [hmac, content hash]."""
     return base64.b64encode(hashlib.sha256(body or b"").digest()).decode()
 
 
 def rfc1123(t=None):
-    """x-ms-date value [4.3]: 'Tue, 05 Mar 2024 09:04:05 GMT' (English names, 2-digit day)."""
+    """x-ms-date value [hmac]: 'Tue, 05 Mar 2024 09:04:05 GMT' (English names, 2-digit day)."""
     tm = time.gmtime(time.time() if t is None else t)
     return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (_DAYS[tm.tm_wday], tm.tm_mday, _MONTHS[tm.tm_mon - 1],
                                                    tm.tm_year, tm.tm_hour, tm.tm_min, tm.tm_sec)
@@ -195,12 +209,12 @@ def parse_rfc1123(value):
 
 
 def string_to_sign(method, target, date, host, chash):
-    """[4.4] VERB \\n path?query \\n x-ms-date;host;content-hash (LF only, no trailing LF)."""
+    """[hmac, string-to-sign] VERB \\n path?query \\n x-ms-date;host;content-hash (LF only, no trailing LF)."""
     return "%s\n%s\n%s;%s;%s" % (method.upper(), target, date, host, chash)
 
 
 def signature(access_key, sts):
-    """[4.5] base64(HMAC-SHA256(base64decode(access_key), sts))."""
+    """[hmac, signature] base64(HMAC-SHA256(base64decode(access_key), sts))."""
     key = base64.b64decode(access_key, validate=True)
     return base64.b64encode(hmac.new(key, sts.encode("utf-8"), hashlib.sha256).digest()).decode()
 
@@ -215,7 +229,7 @@ def sign_headers(method, target, host, body, access_key, date=None):
 
 
 def parse_connection_string(cs):
-    """[4.1] -> (endpoint without trailing '/', access key)."""
+    """[hmac, connection string] -> (endpoint without trailing '/', access key)."""
     parts = {}
     for el in cs.split(";"):
         if el:
@@ -712,7 +726,7 @@ class MockACS:
         msg = b.get("message") or _KNOWN_MESSAGES.get(code) or _DEFAULT_ERRORS.get(status, ("", "Error."))[1]
         return code, msg
 
-    # -- auth [4]
+    # -- auth [hmac]
     def _check_auth(self, method, target, headers, body):
         auth = headers.get("authorization")
         if auth is None:
@@ -881,7 +895,7 @@ class MockACS:
         return self._response(status, body, close=close, extra=extra, raw_ctype="text/html")
 
 
-# ---- EmailMessage schema [2.3] --------------------------------------------------------------------
+# ---- EmailMessage schema [schema] -----------------------------------------------------------------
 
 _TOP = {"senderAddress", "content", "recipients", "headers", "attachments", "replyTo",
         "userEngagementTrackingDisabled"}

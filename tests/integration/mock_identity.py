@@ -1,5 +1,7 @@
 """A local stand-in for the App Service / Functions managed-identity token endpoint
-(IDENTITY_ENDPOINT, reference acs-email-api.md section 5.2), plain HTTP, standard library only.
+(IDENTITY_ENDPOINT: "Managed identities for App Service and Azure Functions", section "REST
+endpoint reference", https://learn.microsoft.com/azure/app-service/overview-managed-identity),
+plain HTTP, standard library only.
 
     with MockIdentity(secret="s3cret", token="tok-1", client_id=None) as mi:
         mi.endpoint        # "http://127.0.0.1:<port>/msi/token"

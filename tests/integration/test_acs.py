@@ -134,7 +134,7 @@ def assert_accepted(r):
 
 
 def expected_message(req, sender=SENDER):
-    """The EmailMessage [2.3] the request must become."""
+    """The EmailMessage (mock_acs.py [schema]) the request must become."""
     def lst(v):
         return [v] if isinstance(v, str) else list(v)
 

@@ -105,7 +105,10 @@ def test_unpacks_package_and_starts_with_host_environment(make_host, tmp_path, m
     monkeypatch.setenv("NOTIFY_API_KEY", "leaked-from-outside")
     dump = str(tmp_path / "env.json")
     h = make_host(env={"FAKE_ENV_DUMP": dump, "EMAIL_SENDER": "a@example.com"})
-    assert sorted(h.functions) == ["notification", "notification_status", "notification_worker"]
+    assert sorted(h.functions) == ["delivery_report", "notification", "notification_status",
+                                   "notification_worker"]
+    # the default queue function reads the queue the package writes (not Event Grid's)
+    assert h.queue_name == "notifications" and h.message_encoding == "base64"
     assert stat.S_IMODE(os.stat(os.path.join(h.root, "handler")).st_mode) == 0o755
     assert os.path.isfile(os.path.join(h.root, "host.json"))
     assert not h.forwarding and h.route_prefix == "api" and h.max_dequeue_count == 5
@@ -445,6 +448,28 @@ def test_queue_message_double_encoded_with_metadata(host, make_host):
     h = make_host(metadata_style="doc")
     p = h.invoke_queue("notification_worker", text, dequeue_count=2, message_id="m-1").return_value["payload"]
     assert p["Data"]["msg"] == text and p["Metadata"]["DequeueCount"] == 2 and p["Metadata"]["Id"] == "m-1"
+
+
+def test_event_grid_storage_queue_destination(host):
+    """publish_event_grid: one message per event, Base64 JSON on the wire, decoded by the
+    trigger (messageEncoding base64) and handed over as a JSON string, like any queue text."""
+    ev = {"id": "1", "eventType": "Microsoft.Communication.EmailDeliveryReportReceived",
+          "data": {"messageId": "m", "status": "Delivered"}}
+    a, b = host.publish_event_grid([ev, "not json"])
+    assert a.queue == "delivery-reports" and a.wire == base64.b64encode(json.dumps(ev).encode())
+    assert a.body == json.dumps(ev).encode() and b.body == b"not json" and not a.undecodable
+    assert host.queue == []  # the worker's queue is another one
+    log = host.run_queue("delivery_report")
+    assert [d.outcome for d in log] == ["completed", "completed"]
+    got = log[0].invocation.return_value["payload"]
+    assert json.loads(json.loads(got["Data"]["msg"])) == ev
+    assert got["Metadata"]["sys"]["MethodName"] == "delivery_report"
+    # plain text under messageEncoding base64: moved to the poison queue, never invoked
+    (c,) = host.publish_event_grid([ev], eg_encoding="none")
+    assert c.undecodable
+    (d,) = host.run_queue("delivery_report")
+    assert d.outcome == "poison-undecodable" and d.invocation is None
+    assert [p.body for p in host.queues["delivery-reports-poison"]] == [c.body]
 
 
 def test_redelivery_until_success_keeps_the_message_id(host):

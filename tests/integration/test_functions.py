@@ -7,8 +7,9 @@ under the 202's id -> status function), Idempotency-Key across invocations and r
 faults in the worker (retryable -> invocation fails -> redelivery with DequeueCount + 1 and the
 same Operation-Id; permanent -> completed; persistent -> poison with the original text); direct
 mode; the forwarding package; the status function; envelopes that are not invocations; the
-encoding traps of reference A.3 (Body string with escapes, Headers arrays, Query "{}",
-DequeueCount "2", layered queue strings, missing Body); no transport under the host; the exit
+encoding traps of the host's payloads (functions-custom-handlers "Request payload"; the host's
+ScriptInvocationContextExtensions.cs and HttpRequestExtensions.cs: Body string with escapes,
+Headers arrays, Query "{}", DequeueCount "2", layered queue strings, missing Body); no transport under the host; the exit
 status 200 on stop; the Logs lines and that no secret reaches Logs, stdout or stderr.
 """
 import json
@@ -635,7 +636,7 @@ def test_bad_payloads_leave_no_trace_in_the_next_invocation(obhost):
     assert lines[0]["invocation_id"] == good.invocation_id and lines[0]["operation_id"] == op
 
 
-# ---- 8. encoding traps (reference A.3) --------------------------------------------------------
+# ---- 8. encoding traps of the host's payloads (fnhost.py names the sources) ----------------------------------------
 
 def test_body_string_with_non_ascii_and_escapes(make_host, acs, pki):
     h = make_host(env=acs_env(acs, pki))

@@ -1,4 +1,5 @@
-"""The ACS Email mock (mock_acs.py) checked against Microsoft's official JS SDK and the reference.
+"""The ACS Email mock (mock_acs.py) checked against Microsoft's official JS SDK and the public
+contract (the sources are listed at the top of mock_acs.py, cited here by the same tags).
 
 (a) the SDK's signed requests and bodies are accepted by the mock: the oracle that the mock verifies
     exactly as ACS does; (b) tampered requests get 401; (c) the SDK's operation polling works;
@@ -55,7 +56,7 @@ SIMPLE = {"senderAddress": "DoNotReply@contoso.com",
           "content": {"subject": "Hello", "plainText": "Hi there"},
           "recipients": {"to": [{"address": "alice@example.com"}]}}
 
-# Every member of the wire schema (reference 2.3), in the order the SDK's serializer writes them,
+# Every member of the wire schema ([schema]), in the order the SDK's serializer writes them,
 # with characters that need JSON escaping and non-ASCII text.
 RICH = {
     "headers": {"ClientCorrelationId": "123", "x-priority": "1"},
@@ -116,7 +117,7 @@ def connect(port, ca, host="localhost", tls_max=None, ciphers=None, timeout=5.0)
 
 def build(method, target, host, body=b"", key=None, date=None, extra=None, sign_body=None,
           sign_host=None, sign_target=None, sign_date=None, drop=(), auth=None):
-    """Request bytes signed per reference 4; sign_* sign other values than the ones sent."""
+    """Request bytes signed per [hmac]; sign_* sign other values than the ones sent."""
     date = date or rfc1123()
     h = sign_headers(method, sign_target or target, sign_host or host,
                      body if sign_body is None else sign_body, key, sign_date or date)
@@ -181,7 +182,9 @@ def key_paths(obj, prefix=""):
     return out
 
 
-# ---- reference 4.6: the mock's signing helpers reproduce every published vector ------------------
+# ---- the mock's signing helpers reproduce every published vector: the HMAC tests of the SDKs
+# (https://github.com/Azure/azure-sdk-for-python, sdk/communication/azure-communication-email/tests/test_hmac.py;
+# https://github.com/Azure/azure-sdk-for-js, sdk/communication/communication-common/test/internal/cryptoUtils.spec.ts)
 
 def test_reference_vectors():
     assert content_hash(b"") == EMPTY_HASH
@@ -213,7 +216,9 @@ def test_reference_vectors():
 
 
 def test_reference_worked_example_on_the_wire(pki):
-    """The exact request bytes of reference 4.6.2 (date 2024, so the clock check is widened)."""
+    """The exact request bytes of a worked /emails:send example computed with the [hmac] algorithm
+    (not a published vector; also in tests/unit/test_acs_auth.c; date 2024, so the clock check is
+    widened)."""
     with MockACS(pki.server_cert, pki.server_key, access_key=REF_KEY, max_skew=10 ** 10) as m:
         req = (b"POST /emails:send?api-version=2023-03-31 HTTP/1.1\r\n"
                b"Host: " + REF_HOST.encode() + b"\r\nContent-Type: application/json\r\nContent-Length: 149\r\n"
@@ -395,7 +400,8 @@ def test_bearer_token(acs, pki):
     _denied(roundtrip(acs, pki.bundle, req.replace(b"good-token", b"good-tokeN")))
 
 
-# ---- request validation (reference 2.3 / 2.4) ---------------------------------------------------
+# ---- request validation ([schema]; limits: "Service limits for Azure Communication Services",
+# section "Email", https://learn.microsoft.com/azure/communication-services/concepts/service-limits) ---------------------------------------------------
 
 def _bad(acs, pki, msg, prop, code="BadRequest", target="/emails:send?api-version=2025-09-01"):
     st, h, body = roundtrip(acs, pki.bundle, post(acs, body=msg, target=target))
@@ -436,7 +442,7 @@ def test_schema_validation(acs, pki):
 
 
 def test_unknown_members_and_content_id(acs, pki):
-    # The reference does not say ACS rejects unknown members: accepted and listed by default.
+    # The sources do not say ACS rejects unknown members: accepted and listed by default.
     st, _, _ = roundtrip(acs, pki.bundle, post(acs, body=dict(SIMPLE, importance="high")))
     assert st == 202 and acs.requests[-1].unknown_keys == ["importance"]
     # contentId exists in 2025-09-01 only; on 2023-03-31 it is an unknown member.
@@ -675,7 +681,8 @@ def test_stop_ends_a_stall(pki):
 
 
 def test_sdk_under_faults(acs, pki):
-    """What the JS SDK does with the scripted faults (reference 7.2): retries 503/429 after
+    """What the JS SDK does with the scripted faults (its retry policy: https://github.com/Azure/azure-sdk-for-js,
+    sdk/core/core-rest-pipeline/src/retryStrategies/): retries 503/429 after
     Retry-After, 500 and a reset connection with backoff; 400 is final. No Operation-Id is sent,
     so a POST retried after a reset could have been a duplicate on the real service."""
     acs.script("503:1", "429:1", "500", "reset", "ok")

@@ -53,7 +53,7 @@ def sdk_send(acs, pki, message, op_id, api_version):
 
 
 # The same notification in the two vocabularies: the handler's request, and the EmailMessage the
-# SDK is given (reference 2.3).
+# SDK is given (the Swagger's EmailMessage: mock_acs.py [schema]).
 CASES = {
     "original": (
         {"to_email": "you@example.com", "subject": "テスト", "message": "テストメッセージ"},

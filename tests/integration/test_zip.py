@@ -16,7 +16,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 ZIP_SH = os.path.join(ROOT, "scripts", "zip.sh")
 STATIC = os.path.join(ROOT, "build", "static", "handler")
 SHELL = shutil.which("dash") or "sh"  # a POSIX shell, as in debian:bookworm-slim
-PAYLOAD = ["handler", "host.json", "notification/function.json",
+PAYLOAD = ["delivery_report/function.json", "handler", "host.json", "notification/function.json",
            "notification_status/function.json", "notification_worker/function.json"]
 FORWARDING = ["handler", "host.json", "notification/function.json"]
 
@@ -93,8 +93,9 @@ def test_reproducible_and_well_formed(tmp_path, handler, functions, names):
         assert stat.S_IMODE(z.getinfo("handler").external_attr >> 16) == 0o755
         assert stat.S_ISREG(z.getinfo("handler").external_attr >> 16)
         assert z.read("handler") == handler.read_bytes()
-        for n in names[1:]:
-            assert z.read(n) == open(os.path.join(ROOT, functions, n), "rb").read()
+        for n in names:
+            if n != "handler":
+                assert z.read(n) == open(os.path.join(ROOT, functions, n), "rb").read()
 
 
 def test_source_date_epoch(tmp_path, handler):
@@ -130,7 +131,9 @@ def test_errors(tmp_path, handler):
     assert [p for p in os.listdir(tmp_path) if p.startswith("stage.")] == []  # staging removed
 
 
-# ---- the package metadata against the contract (functions-and-terraform.md A.1, A.2) -------------
+# ---- the package metadata against the contract ("Azure Functions custom handlers",
+# https://learn.microsoft.com/azure/azure-functions/functions-custom-handlers, "Application
+# structure" and "Function metadata"; infra/functions/README.md cites the rest) ----------------
 
 def load(rel):
     with open(os.path.join(ROOT, rel)) as f:
@@ -159,6 +162,15 @@ def test_payload_package_metadata():
     w = load("infra/functions/notification_worker/function.json")["bindings"]
     assert w == [{"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "notifications",
                   "connection": "AzureWebJobsStorage"}]
+    # Event Grid's queue of ACS delivery reports; Base64 like the notifications queue
+    # (messageEncoding above: infra/functions/README.md, "delivery_report")
+    d = load("infra/functions/delivery_report/function.json")["bindings"]
+    assert d == [{"type": "queueTrigger", "direction": "in", "name": "msg",
+                  "queueName": "delivery-reports", "connection": "AzureWebJobsStorage"}]
+    assert q["messageEncoding"] == "base64"
+    assert sorted(os.listdir(os.path.join(ROOT, "infra/functions"))) == [
+        "README.md", "delivery_report", "host.json", "notification", "notification_status",
+        "notification_worker"]
     s = load("infra/functions/notification_status/function.json")["bindings"]
     assert s == [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "function",
                   "methods": ["get"], "route": "notification/{id}"},

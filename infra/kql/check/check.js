@@ -44,6 +44,18 @@ const tables = [
 ];
 const globals = K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.$ctor2("workspace", null, tables));
 
+// Result columns some queries must have (a dashboard, an alert rule or the README relies on
+// them) and columns none may have: the delivery queries show recipient domains, never addresses.
+const required = {
+  "delivery_rate.kql": ["Time", "Reports", "Delivered", "Bounced", "Suppressed", "FilteredSpam",
+    "Quarantined", "Failed", "Expanded", "FailureRatePct", "TopFailingDomains"],
+  "delivery_alert.kql": ["Reports", "NotDelivered", "FailureRatePct", "TopDomain"],
+  "notification_story.kql": ["Time", "What", "Delivery", "DeliveryOutcome"],
+  "failure_alert.kql": ["Failures"],
+};
+const forbidden = /^(recipient|recipients|address|to|email|to_email|detail)$/i;
+const columnsOf = {};
+
 let errors = 0;
 const files = process.argv.slice(2);
 if (!files.length) {
@@ -65,7 +77,43 @@ for (const f of files) {
   const rt = code.ResultType;
   if (rt && rt.Columns)
     for (let i = 0; i < rt.Columns.Count; i++) cols.push(rt.Columns.getItem(i).Name);
+  const base = path.basename(f);
+  columnsOf[base] = cols;
+  for (const c of required[base] || [])
+    if (!cols.includes(c)) {
+      console.log(`${f}: error: result has no column ${c}`);
+      n++;
+    }
+  if (base.startsWith("delivery_"))
+    for (const c of cols)
+      if (forbidden.test(c)) {
+        console.log(`${f}: error: column ${c} would show addresses or status texts; show domains`);
+        n++;
+      }
   console.log(`${f}: ${n ? n + " errors" : "ok"}; result: ${cols.join(", ")}`);
   errors += n;
+}
+
+// The Terraform that installs them: every saved search and alert query names a file checked
+// here, and each alert's metric_measure_column is a result column of its query.
+const tf = path.join(repo, "infra", "terraform", "modules", "monitoring", "main.tf");
+if (fs.existsSync(tf) && files.length > 1) {
+  const text = fs.readFileSync(tf, "utf8");
+  const searches = /saved_searches\s*=\s*\{([^}]*)\}/.exec(text);
+  for (const m of (searches ? searches[1] : "").matchAll(/^\s*([a-z_]+)\s*=/gm))
+    if (!columnsOf[m[1] + ".kql"]) {
+      console.log(`${tf}: error: saved search ${m[1]} has no checked ${m[1]}.kql`);
+      errors++;
+    }
+  const rule = /file\("\$\{var\.kql_dir\}\/([a-z_]+\.kql)"\)\s*\n\s*metric_measure_column\s*=\s*"([A-Za-z_]+)"/g;
+  let rules = 0;
+  for (const m of text.matchAll(rule)) {
+    rules++;
+    if (!(columnsOf[m[1]] || []).includes(m[2])) {
+      console.log(`${tf}: error: alert on ${m[1]} measures ${m[2]}, which the query does not return`);
+      errors++;
+    }
+  }
+  console.log(`${path.relative(repo, tf)}: ${rules} alert rules and their queries checked`);
 }
 process.exit(errors ? 1 : 0);

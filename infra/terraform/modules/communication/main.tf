@@ -57,6 +57,11 @@ resource "azurerm_email_communication_service_domain" "custom" {
   email_service_id  = azurerm_email_communication_service.this.id
   domain_management = "CustomerManaged"
   tags              = var.tags
+
+  # Opens and clicks for the delivery_report function (modules/events); ACS offers engagement
+  # tracking on custom domains only (user_engagement_tracking_enabled:
+  # website/docs/r/email_communication_service_domain.html.markdown).
+  user_engagement_tracking_enabled = var.engagement_tracking
 }
 
 # DoNotReply exists on every domain; another local part is a sender username resource.

@@ -48,3 +48,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "engagement_tracking" {
+  description = "Turn on user engagement tracking (opens and clicks) of the custom sender domain; the Azure-managed domain has none."
+  type        = bool
+  default     = false
+}

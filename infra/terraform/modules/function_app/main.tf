@@ -16,7 +16,8 @@
 #
 # flex: Flex Consumption, SKU FC1, runtime "custom" 1.0 (accepted by the provider's runtime_name
 #   validation: function_app_flex_consumption_resource.go). Two provider defects decide the
-#   shape (shared/reference/functions-and-terraform.md B.1): identity storage auth writes an
+#   shape (hashicorp/terraform-provider-azurerm issues 29693 and 29630, and
+#   website/docs/r/function_app_flex_consumption.html.markdown): identity storage auth writes an
 #   AzureWebJobsStorage with an empty key (issue 29693), so storage uses the account key here;
 #   zip_deploy_file calls /api/zipdeploy, which Flex does not serve (issue 29630), so the code
 #   is deployed after apply with `az functionapp deployment source config-zip` (infra/apply does
@@ -186,8 +187,11 @@ resource "azurerm_function_app_flex_consumption" "this" {
 # ---- identity: send mail, read the host storage ------------------------------------------------
 
 # "Communication and Email Service Owner" rather than Contributor: both work for an Entra ID
-# bearer token on /emails:send (shared/reference/acs-email-api.md 5.4; ACS SMTP authentication
-# doc: the built-in role "gives access to all Communication and Email service operations"), but
+# bearer token on /emails:send (the official sample Azure-Samples/communication-services-dotnet-quickstarts,
+# SendEmailAdvanced/SendEmailWithManagedIdentity/SendEmailWithManagedIdentityFunction.cs, asks for
+# Contributor; the ACS SMTP authentication doc,
+# https://learn.microsoft.com/azure/communication-services/quickstarts/email/send-email-smtp/smtp-authentication,
+# says the built-in role "gives access to all Communication and Email service operations"), but
 # this one is confined to Microsoft.Communication, where Contributor could also manage every
 # other resource type at its scope. ACS has no send-only built-in role; a custom role with
 # CommunicationServices/Read, CommunicationServices/Write and EmailServices/write is the

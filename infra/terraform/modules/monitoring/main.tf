@@ -2,7 +2,10 @@
 # to Application Insights (traces, category Host.Function.Console) and stderr as errors. A
 # workspace-based Application Insights stores them in this workspace's AppTraces, AppRequests
 # and AppExceptions tables; the diagnostic setting of the Function App adds FunctionAppLogs
-# (shared/reference/functions-and-terraform.md A.6).
+# ("Configure monitoring for Azure Functions", https://learn.microsoft.com/azure/azure-functions/configure-monitoring;
+# the host's src/WebJobs.Script/Workers/WorkerConsoleLogService.cs for the Host.Function.Console
+# category; the FunctionAppLogs table reference,
+# https://learn.microsoft.com/azure/azure-monitor/reference/tables/functionapplogs).
 
 locals {
   # Saved searches: file name (without .kql) => display name. The queries live in infra/kql
@@ -11,6 +14,7 @@ locals {
     notification_story = "Notification story: every log line of one notification"
     send_failures      = "Send failures by reason"
     throttling         = "ACS throttling (429) and retries"
+    delivery_rate      = "Delivery reports: delivered versus failures, bouncing domains"
   }
 }
 
@@ -99,6 +103,50 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "failures" {
     content {
       action_groups = [action.value.id]
       email_subject = "notify-handler: e-mail send failures"
+    }
+  }
+
+  tags = var.tags
+}
+
+# Fires when the bounce and failure rate of ACS delivery reports (delivery_alert.kql: one row,
+# FailureRatePct, 0 below 10 reports in the window) is above delivery_failure_alert_pct. Same
+# shape as the failure alert above (every argument: website/docs/r/
+# monitor_scheduled_query_rules_alert_v2.html.markdown); the window is an hour, evaluated every
+# 15 minutes, since reports trickle in over minutes after the sends.
+resource "azurerm_monitor_scheduled_query_rules_alert_v2" "delivery" {
+  name                 = "alert-${var.name}-delivery"
+  resource_group_name  = var.resource_group_name
+  location             = var.location
+  display_name         = "notify-handler: e-mail bounce and failure rate"
+  description          = "More than ${var.delivery_failure_alert_pct}% of the ACS delivery reports of the last hour are not Delivered. Open the saved search 'Delivery reports: delivered versus failures, bouncing domains' in log-${var.name}."
+  scopes               = [azurerm_log_analytics_workspace.this.id]
+  severity             = 2
+  evaluation_frequency = "PT15M"
+  window_duration      = "PT1H"
+  enabled              = true
+
+  skip_query_validation   = true
+  auto_mitigation_enabled = true
+
+  criteria {
+    query                   = file("${var.kql_dir}/delivery_alert.kql")
+    metric_measure_column   = "FailureRatePct"
+    time_aggregation_method = "Maximum"
+    operator                = "GreaterThan"
+    threshold               = var.delivery_failure_alert_pct
+
+    failing_periods {
+      minimum_failing_periods_to_trigger_alert = 1
+      number_of_evaluation_periods             = 1
+    }
+  }
+
+  dynamic "action" {
+    for_each = azurerm_monitor_action_group.alerts
+    content {
+      action_groups = [action.value.id]
+      email_subject = "notify-handler: e-mail bounce and failure rate"
     }
   }
 

@@ -33,3 +33,8 @@ output "failure_alert_id" {
   description = "Resource ID of the failure alert rule."
   value       = azurerm_monitor_scheduled_query_rules_alert_v2.failures.id
 }
+
+output "delivery_alert_id" {
+  description = "Resource ID of the delivery bounce and failure rate alert rule."
+  value       = azurerm_monitor_scheduled_query_rules_alert_v2.delivery.id
+}

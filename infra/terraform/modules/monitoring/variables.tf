@@ -32,8 +32,14 @@ variable "alert_email" {
 }
 
 variable "kql_dir" {
-  description = "Directory holding notification_story.kql, send_failures.kql, throttling.kql and failure_alert.kql (infra/kql). The queries run in the workspace, so they use workspace table names (AppTraces, AppRequests, FunctionAppLogs)."
+  description = "Directory holding notification_story.kql, send_failures.kql, throttling.kql, delivery_rate.kql, failure_alert.kql and delivery_alert.kql (infra/kql). The queries run in the workspace, so they use workspace table names (AppTraces, AppRequests, FunctionAppLogs)."
   type        = string
+}
+
+variable "delivery_failure_alert_pct" {
+  description = "The delivery alert fires above this percentage of non-Delivered reports in its window (delivery_alert.kql)."
+  type        = number
+  default     = 10
 }
 
 variable "alert_frequency" {
