@@ -30,7 +30,7 @@ UNITS     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZERS   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps sdk static asan run test unit integration fuzz fuzz-build fuzz-replay fuzz-run \
-        bench nomalloc fmt lint clean help units tfcheck zip kql-check
+        bench nomalloc fmt lint clean help units tfcheck zip kql-check image size
 
 all: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory $(B)/handler
@@ -45,6 +45,7 @@ help:
 	@echo "make bench      size, start-up, RSS, allocations, requests/s -> tests/bench/RESULTS.md"
 	@echo "make nomalloc   prove no object but main.o references malloc/free"
 	@echo "make tfcheck    offline Terraform/Docker/deploy-script checks, empty-root run"
+	@echo "make image      container image from the Dockerfile with podman, from build/static/handler"
 	@echo "make zip        deploy ZIPs: build/notify-handler.zip, build/notify-handler-http.zip"
 	@echo "make fmt        clang-format -i every C file; make clean"
 
@@ -134,6 +135,13 @@ tfcheck: static $(INFRASTAMP)
 zip: static
 	@sh scripts/zip.sh build/notify-handler.zip build/static/handler infra/functions
 	@sh scripts/zip.sh build/notify-handler-http.zip build/static/handler infra/functions-http
+
+# The container image (podman), from the Dockerfile with its builder stage replaced by the binary
+# `make static` made (scripts/image.sh); tests/infra/test_image.py runs it (make tfcheck).
+IMAGE ?= localhost/notify-handler:$(VERSION)
+image: static
+	@sh scripts/image.sh build/static/handler $(IMAGE) | \
+	  { read -r id; read -r size; echo "$(IMAGE): image $$id, $$size bytes"; }
 
 # The KQL of infra/kql parsed and checked against the Log Analytics table columns offline
 # (@kusto/language-service-next from npm).
