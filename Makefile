@@ -30,7 +30,7 @@ UNITS     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZERS   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps sdk static asan run test unit integration fuzz fuzz-build fuzz-replay fuzz-run \
-        bench nomalloc fmt lint clean help units tfcheck zip kql-check image size
+        bench nomalloc fmt lint clean help units tfcheck zip kql-check image size size-check
 
 all: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory $(B)/handler
@@ -39,9 +39,10 @@ help:
 	@echo "make            dev build (host cc, glibc): build/dev/handler"
 	@echo "make static     shipped binary (musl, static, stripped): build/static/handler"
 	@echo "make run        build the static binary and serve on PORT (default 8080), outbox mode"
-	@echo "make test       unit (ASan+UBSan), integration (static and ASan), fuzz replay+smoke, nomalloc,"
-	@echo "                tfcheck, kql-check"
+	@echo "make test       size budget, unit (ASan+UBSan), integration (static and ASan), fuzz"
+	@echo "                replay+smoke, nomalloc, tfcheck (with the podman image), kql-check"
 	@echo "make fuzz       build libFuzzer targets; make fuzz-run T=<target> SECS=60"
+	@echo "make size       stripped size, each part's share (link map), each optional piece's cost"
 	@echo "make bench      size, start-up, RSS, allocations, requests/s -> tests/bench/RESULTS.md"
 	@echo "make nomalloc   prove no object but main.o references malloc/free"
 	@echo "make tfcheck    offline Terraform/Docker/deploy-script checks, empty-root run"
@@ -81,11 +82,14 @@ $(B)/handler: $(B)/obj/main.o $(B)/libnotify.a $(BRLIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(B)/obj/main.o $(B)/libnotify.a $(BRLIB) $(LDLIBS) -o $@
 
 # ---- variants ---------------------------------------------------------------------------------
+# The shipped binary's link flags; `make size` relinks its objects with the same ones. The link
+# also writes its map (build/static/handler.map), which `make size` reads.
+STATIC_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noseparate-code -s
 static: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory B=build/static CC=musl-gcc \
 	  BRLIB=$(BEARSSL)/build-musl/libbearssl.a \
 	  OPT="-Oz -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" \
-	  LDFLAGS="-static -Wl,--gc-sections -Wl,-z,noseparate-code -s" build/static/handler
+	  LDFLAGS="$(STATIC_LDFLAGS) -Wl,-Map=build/static/handler.map" build/static/handler
 	@file build/static/handler | grep -q 'statically linked' || \
 	  { echo "build/static/handler is not static" >&2; exit 1; }
 	@if readelf -d build/static/handler 2>/dev/null | grep -q NEEDED; then \
@@ -153,7 +157,7 @@ $(KQLSTAMP): infra/kql/check/package.json infra/kql/check/package-lock.json
 kql-check: $(KQLSTAMP)
 	@if [ -d build/kql-check/node_modules ]; then node infra/kql/check/check.js infra/kql/*.kql; fi
 
-test: unit integration fuzz-replay nomalloc tfcheck kql-check
+test: size-check unit integration fuzz-replay nomalloc tfcheck kql-check
 
 # ---- fuzzing ----------------------------------------------------------------------------------
 FUZZFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
@@ -210,6 +214,24 @@ run: static
 bench: static
 	bash tests/bench/run.sh
 
+# Size: the stripped binary and each part's share from the link map (our modules by object,
+# BearSSL's parts by source directory, musl), then what each optional piece costs (the same
+# objects relinked without it); both tables also go into tests/bench/RESULTS.md.
+SIZEPY := python3 tests/bench/size.py
+size: static
+	@[ build/static/handler.map -nt build/static/obj/main.o ] || \
+	  { rm -f build/static/handler; $(MAKE) --no-print-directory static >/dev/null; }
+	@$(SIZEPY) report --map build/static/handler.map --bin build/static/handler \
+	  --results tests/bench/RESULTS.md
+	@echo
+	@$(SIZEPY) variants --out build/size --cc musl-gcc --ldflags "$(STATIC_LDFLAGS)" \
+	  --results tests/bench/RESULTS.md -- build/static/obj/main.o build/static/libnotify.a \
+	  $(BEARSSL)/build-musl/libbearssl.a -lpthread
+
+# The size budget: build/static/handler may not exceed the one number in tests/bench/size-budget.
+size-check: static
+	@$(SIZEPY) check --bin build/static/handler --budget tests/bench/size-budget
+
 fmt:
 	clang-format -i $(wildcard src/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c \
 	  tests/bench/*.c tools/*.c)
@@ -218,7 +240,7 @@ lint:
 	clang-tidy $(SRCS) -- $(CPPFLAGS) -std=c11
 
 clean:
-	rm -rf build/dev build/static build/asan build/fuzz build/bench build/zip build/tools \
+	rm -rf build/dev build/static build/asan build/fuzz build/bench build/zip build/tools build/size \
 	  build/notify-handler.zip build/notify-handler-http.zip build/kql-check
 
 -include $(OBJS:.o=.d)

@@ -276,4 +276,6 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
 	echo "| process start -> ready as the host sees it (its 25 ms poll quantizes this), median | $fready ms |"
 	echo "| process start -> first notification invocation answered (queued, 202), median (p10/p90) | $ffirst ms ($f10/$f90) |"
 } >tests/bench/RESULTS.md
+# The size tables (link map, cost of each optional piece) go after the timing tables.
+make --no-print-directory size >/dev/null
 cat tests/bench/RESULTS.md
