@@ -43,7 +43,8 @@ help:
 	@echo "                replay+smoke, nomalloc, tfcheck (with the podman image), kql-check"
 	@echo "make fuzz       build libFuzzer targets; make fuzz-run T=<target> SECS=60"
 	@echo "make size       stripped size, each part's share (link map), each optional piece's cost"
-	@echo "make bench      size, start-up, RSS, allocations, requests/s -> tests/bench/RESULTS.md"
+	@echo "make bench      every peer (C, Go, Python, Node+SDK) through TLS, outbox peers, images,"
+	@echo "                charts -> tests/bench/; BENCH_QUICK=1 make bench: a trial into build/bench/"
 	@echo "make nomalloc   prove no object but main.o references malloc/free"
 	@echo "make tfcheck    offline Terraform/Docker/deploy-script checks, empty-root run"
 	@echo "make image      container image from the Dockerfile with podman, from build/static/handler"
@@ -218,14 +219,15 @@ bench: static
 # BearSSL's parts by source directory, musl), then what each optional piece costs (the same
 # objects relinked without it); both tables also go into tests/bench/RESULTS.md.
 SIZEPY := python3 tests/bench/size.py
+SIZE_RESULTS ?= tests/bench/RESULTS.md
 size: static
 	@[ build/static/handler.map -nt build/static/obj/main.o ] || \
 	  { rm -f build/static/handler; $(MAKE) --no-print-directory static >/dev/null; }
 	@$(SIZEPY) report --map build/static/handler.map --bin build/static/handler \
-	  --results tests/bench/RESULTS.md
+	  --results $(SIZE_RESULTS)
 	@echo
 	@$(SIZEPY) variants --out build/size --cc musl-gcc --ldflags "$(STATIC_LDFLAGS)" \
-	  --results tests/bench/RESULTS.md -- build/static/obj/main.o build/static/libnotify.a \
+	  --results $(SIZE_RESULTS) -- build/static/obj/main.o build/static/libnotify.a \
 	  $(BEARSSL)/build-musl/libbearssl.a -lpthread
 
 # The size budget: build/static/handler may not exceed the one number in tests/bench/size-budget.
