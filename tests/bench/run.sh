@@ -17,7 +17,7 @@
 # Knobs: BENCH_RUNS (cold starts of C and Go, default 200; quick 20), BENCH_SLOW_RUNS (Python,
 # Node: 30; quick 5), BENCH_WRK_SECS (5; quick 2), BENCH_WRK_REPEAT (3; quick 1), BENCH_CONNS
 # (8), BENCH_FN_RUNS (30; quick 5), BENCH_PODMAN_RUNS (10; quick 3), BENCH_RSS_REQS (10000;
-# quick 2000).
+# quick 2000), BENCH_OUT (where RESULTS.md and the charts go: tests/bench; quick build/bench).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=build/bench
@@ -26,16 +26,16 @@ QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	RUNS=${BENCH_RUNS:-20} SLOW_RUNS=${BENCH_SLOW_RUNS:-5} WRK_SECS=${BENCH_WRK_SECS:-2}
 	WRK_REPEAT=${BENCH_WRK_REPEAT:-1} FN_RUNS=${BENCH_FN_RUNS:-5} PODMAN_RUNS=${BENCH_PODMAN_RUNS:-3}
-	RSS_REQS=${BENCH_RSS_REQS:-2000} OUT=$B
+	RSS_REQS=${BENCH_RSS_REQS:-2000} OUT=${BENCH_OUT:-$B}
 else
 	RUNS=${BENCH_RUNS:-200} SLOW_RUNS=${BENCH_SLOW_RUNS:-30} WRK_SECS=${BENCH_WRK_SECS:-5}
 	WRK_REPEAT=${BENCH_WRK_REPEAT:-3} FN_RUNS=${BENCH_FN_RUNS:-30} PODMAN_RUNS=${BENCH_PODMAN_RUNS:-10}
-	RSS_REQS=${BENCH_RSS_REQS:-10000} OUT=tests/bench
+	RSS_REQS=${BENCH_RSS_REQS:-10000} OUT=${BENCH_OUT:-tests/bench}
 fi
 CONNS=${BENCH_CONNS:-8}
 PY=/usr/bin/python3
 T_START=$(date +%s)
-mkdir -p "$B"
+mkdir -p "$B" "$OUT"
 # The outbox rows run the handler as the peers run: standalone-style outbox, even with
 # FUNCTIONS_CUSTOMHANDLER_PORT set (which without this would answer 503: no transport).
 export NOTIFY_TRANSPORT=outbox
