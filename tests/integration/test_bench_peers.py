@@ -99,8 +99,10 @@ def go_peer(tmp_path_factory):
     if GO is None:
         pytest.skip("go is not installed (make bench installs golang-go)")
     out = tmp_path_factory.mktemp("go") / "peer"
+    # caches under build/ (CI may have no HOME for go's defaults)
     env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-trimpath",
-               GOCACHE=os.path.join(ROOT, "build", "bench", "gocache"))
+               GOCACHE=os.path.join(ROOT, "build", "bench", "gocache"),
+               GOPATH=os.path.join(ROOT, "build", "bench", "gopath"))
     r = subprocess.run([GO, "build", "-ldflags=-s -w", "-o", str(out), "peer.go"], cwd=PEERS,
                        env=env, capture_output=True, text=True, timeout=GO_BUILD_S)
     assert r.returncode == 0, r.stderr
