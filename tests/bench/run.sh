@@ -71,11 +71,23 @@ cmd_of() { # argv of each server
 	node) echo "$(command -v node) tests/bench/peers/peer.js" ;;
 	esac
 }
+# Ports: from a random start, each server gets the next port that nothing listens on (another
+# program on this shared machine may hold one); at most 100 tries each.
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+next_port() {
+	for _ in $(seq 1 100); do
+		port=$((port + 1))
+		in_use "$port" || return 0
+	done
+	echo "bench: no free port near $port" >&2; return 1
+}
 port=$((20000 + RANDOM % 20000))
+next_port
 
 start_server() { # name -> sets SPID; waits for readiness
 	local dir="$SHM/$1-$port"
 	mkdir -p "$dir"
+	# shellcheck disable=SC2091 # the command's words, run on purpose
 	NOTIFY_OUTBOX_DIR="$dir" PORT=$port BIND=127.0.0.1 NOTIFY_LOG_LEVEL=off \
 		FUNCTIONS_CUSTOMHANDLER_PORT=$port $(cmd_of "$1") >/dev/null 2>&1 &
 	SPID=$!
@@ -85,7 +97,7 @@ start_server() { # name -> sets SPID; waits for readiness
 	done
 	echo "server $1 did not start" >&2; return 1
 }
-stop_server() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; rm -rf "$SHM"/*; port=$((port + 1)); }
+stop_server() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null || true; rm -rf "${SHM:?}"/*; next_port; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -103,7 +115,7 @@ for p in $PEERS; do
 	# shellcheck disable=SC2046
 	COLD[$p]=$(NOTIFY_OUTBOX_DIR="$dir" BIND=127.0.0.1 NOTIFY_LOG_LEVEL=off \
 		"$B/coldstart" "$runs" "$port" $(cmd_of "$p"))
-	rm -rf "$dir"; port=$((port + 1))
+	rm -rf "$dir"; next_port
 	start_server "$p"
 	sleep 0.2
 	RSS0[$p]=$(rss_kb "$SPID")
@@ -155,7 +167,7 @@ for _ in range(n):
 s.close()
 PY
 	kill -TERM $vpid; wait $vpid 2>/dev/null || true
-	rm -rf "$dir"; port=$((port + 1))
+	rm -rf "$dir"; next_port
 	awk '/total heap usage/ {gsub(",", "", $5); print $5}' "$log"
 }
 step "heap allocations (valgrind)"
@@ -193,7 +205,7 @@ else
 	echo "bench: node or the ACS SDK (make sdk) is missing: no Node + SDK column" >&2
 fi
 XKEY=$(head -c 64 /dev/urandom | base64 -w0)
-mport=$port; port=$((port + 1))
+mport=$port; next_port
 "$B/acs-mock" "$mport" "$CERT" "$KEYF" "$XKEY" >"$B/acs-mock.log" 2>&1 &
 XMPID=$!
 CS="endpoint=https://localhost:$mport/;accesskey=$XKEY"
@@ -233,7 +245,7 @@ for p in $TPEERS; do
 	runs=$RUNS; case $p in python | node) runs=$SLOW_RUNS ;; esac
 	# shellcheck disable=SC2046
 	TCOLD[$p]=$(env "${TENV[@]}" "$B/coldstart" "$runs" "$port" $(tcmd_of "$p"))
-	port=$((port + 1))
+	next_port
 	# shellcheck disable=SC2046
 	env "${TENV[@]}" PORT=$port $(tcmd_of "$p") >"$B/tls-$p.log" 2>&1 & # env execs: $! is the peer
 	TPID=$!
@@ -260,7 +272,7 @@ for p in $TPEERS; do
 	TRPS[$p]=$(echo "$rates" | tr ' ' '\n' | grep . | median)
 	TCPU[$p]=$(echo "$cpus" | tr ' ' '\n' | grep . | median)
 	kill "$TPID" 2>/dev/null; wait "$TPID" 2>/dev/null || true
-	port=$((port + 1))
+	next_port
 done
 
 # ---- deploy ZIPs: each peer as a custom-handler package shaped like infra/functions-http -------
@@ -309,9 +321,9 @@ if need podman; then
 		-e NOTIFY_CA_FILE=/ca.pem -e EMAIL_SENDER=DoNotReply@example.com -e NOTIFY_LOG_LEVEL=off
 		-v "$CA:/ca.pem:ro")
 	ICOLD[c]=$("$PY" tests/bench/podman_cold.py "$PODMAN_RUNS" "$port" "$PREFIX" "$IMG" "${CENV[@]}")
-	port=$((port + 1))
+	next_port
 	ICOLD[go]=$("$PY" tests/bench/podman_cold.py "$PODMAN_RUNS" "$port" "$PREFIX" "$GOIMG" "${CENV[@]}")
-	port=$((port + 1))
+	next_port
 	podman rmi -f "$IMG" "$GOIMG" >/dev/null 2>&1 || true
 else
 	echo "bench: podman is missing: no image rows (make deps installs it)" >&2
@@ -332,14 +344,16 @@ c_size() { echo "${TSIZE[$1]}"; }
 c_zip() { echo "${TZIP[$1]}"; }
 c_ready() { read -r _ _ _ n m a b <<<"${TCOLD[$1]}"; echo "$m ($a/$b)"; }
 c_first() { read -r m a b n _ <<<"${TCOLD[$1]}"; echo "$m ($a/$b), N=$n"; }
-c_rss0() { echo "$(mib "${TRSS0[$1]}")"; }
-c_rss1() { echo "$(mib "${TRSS1[$1]}")"; }
+c_rss0() { mib "${TRSS0[$1]}"; }
+c_rss1() { mib "${TRSS1[$1]}"; }
 c_rps() { echo "${TRPS[$1]}"; }
 c_cpu() { echo "${TCPU[$1]}"; }
 c_fnready() { read -r r _ <<<"${TFN[$1]}"; echo "$r"; }
 c_fn() { read -r _ f a b n <<<"${TFN[$1]}"; echo "$f ($a/$b), N=$n"; }
 c_isize() { echo "${ISIZE[$1]:-}"; }
-c_icold() { [ -n "${ICOLD[$1]:-}" ] && { read -r m a b n <<<"${ICOLD[$1]}"; echo "$m ($a/$b), N=$n"; } || true; }
+c_icold() {
+	if [ -n "${ICOLD[$1]:-}" ]; then read -r m a b n <<<"${ICOLD[$1]}"; echo "$m ($a/$b), N=$n"; fi
+}
 first_of() { read -r m _ <<<"$1"; echo "$m"; }
 # the handler against each peer: handler / peer (below 1: the handler needs less of it)
 r_of() { # measure-extractor peer
