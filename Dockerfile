@@ -4,6 +4,12 @@
 #   docker run --rm -p 8080:8080 notify-handler            # outbox mode: .eml files in /outbox
 #   docker run --rm -p 8080:8080 -v "$PWD/outbox:/outbox" notify-handler
 #
+# Where no base image can be pulled, the builder stage is replaced by the binary `make static`
+# made, through a named build context holding rootfs/handler and rootfs/outbox (the stage is then
+# skipped): `make image` does that with podman (scripts/image.sh):
+#
+#   podman build --build-context builder=DIR -t notify-handler .
+#
 # Configuration is the handler's environment (handler --help): EMAIL_SENDER, ACS_ENDPOINT or
 # COMMUNICATION_SERVICES_CONNECTION_STRING, NOTIFY_API_KEY, ...
 

@@ -37,7 +37,7 @@ UNITS     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 FUZZERS   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps sdk static asan run test unit integration fuzz fuzz-build fuzz-replay fuzz-run \
-        bench nomalloc fmt lint clean help unit-build tfcheck zip kql-check
+        bench nomalloc fmt lint clean help unit-build tfcheck zip kql-check image size size-check
 
 all: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory $(B)/handler
@@ -46,13 +46,16 @@ help:
 	@echo "make            dev build (host cc, glibc): build/dev/handler"
 	@echo "make static     shipped binary (musl, static, stripped): build/static/handler"
 	@echo "make run        build the static binary and serve on PORT (default 8080), outbox mode"
-	@echo "make test       unit (ASan+UBSan), integration (static and ASan), fuzz replay+smoke, nomalloc,"
-	@echo "                tfcheck, kql-check"
+	@echo "make test       size budget, unit (ASan+UBSan), integration (static and ASan), fuzz"
+	@echo "                replay+smoke, nomalloc, tfcheck (with the podman image), kql-check"
 	@echo "make unit       build the unit tests with ASan+UBSan and run them (make unit-build: build only)"
 	@echo "make fuzz       build libFuzzer targets; make fuzz-run T=<target> SECS=60"
-	@echo "make bench      size, start-up, RSS, allocations, requests/s -> tests/bench/RESULTS.md"
+	@echo "make size       stripped size, each part's share (link map), each optional piece's cost"
+	@echo "make bench      every peer (C, Go, Python, Node+SDK) through TLS, outbox peers, images,"
+	@echo "                charts -> tests/bench/; BENCH_QUICK=1 make bench: a trial into build/bench/"
 	@echo "make nomalloc   prove no object but main.o references malloc/free"
 	@echo "make tfcheck    offline Terraform/Docker/deploy-script checks, empty-root run"
+	@echo "make image      container image from the Dockerfile with podman, from build/static/handler"
 	@echo "make zip        deploy ZIPs: build/notify-handler.zip, build/notify-handler-http.zip"
 	@echo "make fmt        clang-format -i every C file; make clean"
 
@@ -95,11 +98,14 @@ $(B)/handler: $(B)/obj/main.o $(B)/libnotify.a $(BRLIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(B)/obj/main.o $(B)/libnotify.a $(BRLIB) $(LDLIBS) -o $@
 
 # ---- variants ---------------------------------------------------------------------------------
+# The shipped binary's link flags; `make size` relinks its objects with the same ones. The link
+# also writes its map (build/static/handler.map), which `make size` reads.
+STATIC_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noseparate-code -s
 static: $(DEPSTAMP)
 	@$(MAKE) --no-print-directory B=build/static CC=musl-gcc \
 	  BRLIB=$(BEARSSL)/build-musl/libbearssl.a \
 	  OPT="-Oz -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" \
-	  EXTRA_LDFLAGS="-static -Wl,--gc-sections -Wl,-z,noseparate-code -s" build/static/handler
+	  EXTRA_LDFLAGS="$(STATIC_LDFLAGS) -Wl,-Map=build/static/handler.map" build/static/handler
 	@file build/static/handler | grep -q 'statically linked' || \
 	  { echo "build/static/handler is not static" >&2; exit 1; }
 	@if readelf -d build/static/handler 2>/dev/null | grep -q NEEDED; then \
@@ -154,6 +160,13 @@ zip: static
 	@sh scripts/zip.sh build/notify-handler.zip build/static/handler infra/functions
 	@sh scripts/zip.sh build/notify-handler-http.zip build/static/handler infra/functions-http
 
+# The container image (podman), from the Dockerfile with its builder stage replaced by the binary
+# `make static` made (scripts/image.sh); tests/infra/test_image.py runs it (make tfcheck).
+IMAGE ?= localhost/notify-handler:$(VERSION)
+image: static
+	@sh scripts/image.sh build/static/handler $(IMAGE) | \
+	  { read -r id; read -r size; echo "$(IMAGE): image $$id, $$size bytes"; }
+
 # The KQL of infra/kql parsed and checked against the Log Analytics table columns offline
 # (@kusto/language-service-next from npm).
 KQLSTAMP := build/kql-check/node_modules/.package-lock.json
@@ -164,7 +177,7 @@ $(KQLSTAMP): infra/kql/check/package.json infra/kql/check/package-lock.json
 kql-check: $(KQLSTAMP)
 	@if [ -d build/kql-check/node_modules ]; then node infra/kql/check/check.js infra/kql/*.kql; fi
 
-test: unit integration fuzz-replay nomalloc tfcheck kql-check
+test: size-check unit integration fuzz-replay nomalloc tfcheck kql-check
 
 # ---- fuzzing ----------------------------------------------------------------------------------
 FUZZFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
@@ -222,6 +235,25 @@ run: static
 bench: static
 	bash tests/bench/run.sh
 
+# Size: the stripped binary and each part's share from the link map (our modules by object,
+# BearSSL's parts by source directory, musl), then what each optional piece costs (the same
+# objects relinked without it); both tables also go into tests/bench/RESULTS.md.
+SIZEPY := python3 tests/bench/size.py
+SIZE_RESULTS ?= tests/bench/RESULTS.md
+size: static
+	@[ build/static/handler.map -nt build/static/obj/main.o ] || \
+	  { rm -f build/static/handler; $(MAKE) --no-print-directory static >/dev/null; }
+	@$(SIZEPY) report --map build/static/handler.map --bin build/static/handler \
+	  --results $(SIZE_RESULTS)
+	@echo
+	@$(SIZEPY) variants --out build/size --cc musl-gcc --ldflags "$(STATIC_LDFLAGS)" \
+	  --results $(SIZE_RESULTS) -- build/static/obj/main.o build/static/libnotify.a \
+	  $(BEARSSL)/build-musl/libbearssl.a -lpthread
+
+# The size budget: build/static/handler may not exceed the one number in tests/bench/size-budget.
+size-check: static
+	@$(SIZEPY) check --bin build/static/handler --budget tests/bench/size-budget
+
 fmt:
 	clang-format -i $(wildcard src/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c \
 	  tests/bench/*.c tools/*.c)
@@ -230,7 +262,7 @@ lint:
 	clang-tidy $(SRCS) -- $(CPPFLAGS) -std=c11
 
 clean:
-	rm -rf build/dev build/static build/asan build/fuzz build/bench build/zip build/tools \
+	rm -rf build/dev build/static build/asan build/fuzz build/bench build/zip build/tools build/size \
 	  build/notify-handler.zip build/notify-handler-http.zip build/kql-check
 
 -include $(OBJS:.o=.d) $(UNITS:%=$(B)/%.d) $(wildcard build/fuzz/fuzz_*.d)

@@ -9,7 +9,7 @@ DEPS=${1:-build/deps}
 # and bench tools too.
 PKGS="musl-tools dpkg-dev libjsmn-dev zip file binutils make gcc"
 [ "${NOTIFY_DEPS:-all}" = build ] || PKGS="$PKGS libcmocka-dev python3-pytest clang-14 \
-libclang-rt-14-dev llvm-14 openssl unzip wrk hyperfine valgrind curl"
+libclang-rt-14-dev llvm-14 openssl unzip wrk hyperfine valgrind curl podman runc gnuplot-nox"
 
 missing=""
 for p in $PKGS; do

@@ -3,7 +3,8 @@
 // sign it (HMAC-SHA256, x-ms-date, x-ms-content-sha256), POST it over kept-alive TLS with an
 // Operation-Id, answer 202 with the operation. Go's standard library only (net/http,
 // crypto/tls), as a Go service without the SDK would do it.
-// Environment: PORT, COMMUNICATION_SERVICES_CONNECTION_STRING, NOTIFY_CA_FILE, EMAIL_SENDER.
+// Environment: FUNCTIONS_CUSTOMHANDLER_PORT or PORT, COMMUNICATION_SERVICES_CONNECTION_STRING,
+// NOTIFY_CA_FILE, EMAIL_SENDER.
 package main
 
 import (
@@ -107,5 +108,9 @@ func main() {
 		w.WriteHeader(202)
 		fmt.Fprintf(w, `{"id":"%s","status":"Running"}`, id)
 	})
-	http.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
+	port := os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT") // under the Functions host
+	if port == "" {
+		port = os.Getenv("PORT")
+	}
+	http.ListenAndServe("127.0.0.1:"+port, nil)
 }
