@@ -102,6 +102,8 @@ $(B)/handler: $(B)/obj/main.o $(B)/libnotify.a $(BRLIB)
 # also writes its map (build/static/handler.map), which `make size` reads.
 STATIC_LDFLAGS := -static -Wl,--gc-sections -Wl,-z,noseparate-code -s
 static: $(DEPSTAMP)
+	@# the link map is written by the link: a binary without one (an older build) is relinked
+	@[ -f build/static/handler.map ] || rm -f build/static/handler
 	@$(MAKE) --no-print-directory B=build/static CC=musl-gcc \
 	  BRLIB=$(BEARSSL)/build-musl/libbearssl.a \
 	  OPT="-Oz -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables" \

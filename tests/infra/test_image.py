@@ -167,7 +167,11 @@ def test_original_request_outbox_volume_uid_readonly_and_sigterm(container, tmp_
     assert took < STOP_GRACE_S / 2, f"stop took {took:.1f} s: SIGKILL rather than SIGTERM?"
     out, _ = container.logs()
     events = [json.loads(line)["event"] for line in out.splitlines()]
-    assert events[0] == "server.ready" and events[-1] == "server.stopped", events
+    # a low descriptor limit (podman's --ulimit fallback) lowers NOTIFY_MAX_CONNECTIONS first,
+    # and says so once before server.ready
+    start = [e for e in events if e != "server.connections_clamped"]
+    assert events.index("server.ready") <= 1 and events[-1] == "server.stopped", events
+    assert start[0] == "server.ready", events
     assert "http.request" in events
 
 
