@@ -230,7 +230,7 @@ class Swarm(threading.Thread):
     """Base of the connection attackers: n connection slots for at most duration seconds.
     Subclasses say what a new connection sends at once (first), what it sends on each tick
     (tick) and whether it reads (reads). A slot whose connection the server ended is refilled
-    when reconnect is set. Results: self.ended (connections the server closed or refused) and
+    when reconnect is set. Results: self.ended (connections that ended), self.connect_failures and
     self.live (still open when the attacker stopped), each a list of Conn."""
     name_ = "swarm"
     reads = True
@@ -568,21 +568,22 @@ def read_answer(sock, t_end):
     return status, headers.get("connection", "").lower() != "close"
 
 
-def ordinary(target, sock=None, patience=5.0):
-    """One original POST /api/notification, on sock (kept alive) or a fresh connection.
-    Returns (status or None, latency seconds, error text or None, the socket to reuse or None)."""
+def ordinary(target, sock=None, patience=5.0, keep_alive=False):
+    """One original POST /api/notification on sock, or on a new connection when sock is None.
+    keep_alive: ask to keep the connection and return it for the next request (unless the server
+    closes it); else the request says Connection: close. Returns (status or None, latency
+    seconds, error text or None, the socket to reuse or None)."""
     t0 = time.monotonic()
     t_end = t0 + patience
-    fresh = sock is None
     try:
-        if fresh:
+        if sock is None:
             sock = socket.create_connection(target.addr, timeout=patience)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(patience)
-        sock.sendall(post_bytes(close=fresh))
+        sock.sendall(post_bytes(close=not keep_alive))
         status, keep = read_answer(sock, t_end)
         lat = time.monotonic() - t0
-        if fresh or not keep:
+        if not (keep_alive and keep):
             sock.close()
             sock = None
         return status, lat, None, sock
@@ -619,9 +620,9 @@ class Prober(threading.Thread):
                 st, lat, err, _ = ordinary(self.target, None, self.patience)
                 self.results.append(("fresh", st, lat, err))
                 reused = keep is not None
-                st, lat, err, keep = ordinary(self.target, keep, self.patience)
+                st, lat, err, keep = ordinary(self.target, keep, self.patience, keep_alive=True)
                 if st is None and reused:  # closed by the server while idle: a new connection
-                    st, lat, err, keep = ordinary(self.target, None, self.patience)
+                    st, lat, err, keep = ordinary(self.target, None, self.patience, keep_alive=True)
                     keep_kind = "kept-alive (reopened)"
                 else:
                     keep_kind = "kept-alive"
