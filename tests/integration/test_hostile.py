@@ -107,11 +107,11 @@ def cpu(t):
 def attack(t, attackers, probe=True, patience=5.0):
     """Starts the attackers, probes ordinary requests for PROBE_S once they are in place, waits
     until they stopped by themselves. Returns (prober or None, server CPU seconds, wall seconds)."""
+    c0, w0 = cpu(t), time.monotonic()
     for a in attackers:
         a.start()
     for a in attackers:
         a.ready.wait(ATTACK_S)
-    c0, w0 = cpu(t), time.monotonic()
     p = None
     if probe:
         p = H.Prober(t, duration=PROBE_S, interval=0.2, patience=patience)
@@ -270,6 +270,21 @@ def test_low_descriptor_limit(serve, limit, clients):
     assert out["hang"] == 0 and out["connect-timeout"] == 0 and out["answered-garbage"] == 0, \
         f"{dict(out)}\n{a.summary()}"
     assert set(out) <= CLEAN, dict(out)
+    assert_no_spin(t, used, wall, a)
+    assert_recovers(t, fds, emls, 0)
+
+
+def test_descriptor_limit_with_held_connections(serve):
+    """The default NOTIFY_MAX_CONNECTIONS (1024) equal to the descriptor limit, 2,000 clients
+    that each send GET / and hold their kept-alive connection (idle deadline 30 s): clients past
+    the limit may wait (a server may pause accepting) but the server must not spin, must answer
+    nothing malformed, and must serve again once the clients leave."""
+    t = serve(env={"NOTIFY_IDLE_TIMEOUT_MS": "30000"}, nofile=1024)
+    fds, emls = begin(t)
+    a = H.Flood(t, n=2000, duration=ATTACK_S)
+    _, used, wall = attack(t, [a], probe=False)
+    out = a.outcome(patience=ATTACK_S)
+    assert out["answered-garbage"] == 0, dict(out)
     assert_no_spin(t, used, wall, a)
     assert_recovers(t, fds, emls, 0)
 
