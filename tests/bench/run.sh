@@ -277,3 +277,6 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
 	echo "| process start -> first notification invocation answered (queued, 202), median (p10/p90) | $ffirst ms ($f10/$f90) |"
 } >tests/bench/RESULTS.md
 cat tests/bench/RESULTS.md
+
+# Attack rows (issue 9): RSS with idle and slowloris connections, ordinary requests under attack
+{ echo; "$PY" tests/bench/attack.py "notify-handler (static musl)=$BIN" "go=$B/peer-go"; } | tee -a tests/bench/RESULTS.md
