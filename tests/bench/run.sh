@@ -36,6 +36,11 @@ if need go; then
 fi
 PEERS="$PEERS python node"
 
+# Attack rows (issue 9): RSS with 1,000 idle and with 200 slowloris connections, req/s and p99 of
+# ordinary requests under attack, the handler beside the Go peer; a table in $B/attack.md (< 1 min)
+attack_rows() { "$PY" tests/bench/attack.py "notify-handler (static musl)=$BIN" "go=$B/peer-go" | tee "$B/attack.md"; }
+attack_rows
+
 cmd_of() { # argv of each server
 	case $1 in
 	c) echo "$BIN" ;;
@@ -277,6 +282,3 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
 	echo "| process start -> first notification invocation answered (queued, 202), median (p10/p90) | $ffirst ms ($f10/$f90) |"
 } >tests/bench/RESULTS.md
 cat tests/bench/RESULTS.md
-
-# Attack rows (issue 9): RSS with idle and slowloris connections, ordinary requests under attack
-{ echo; "$PY" tests/bench/attack.py "notify-handler (static musl)=$BIN" "go=$B/peer-go"; } | tee -a tests/bench/RESULTS.md
