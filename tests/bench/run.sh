@@ -63,6 +63,11 @@ if need go; then
 fi
 PEERS="$PEERS python node"
 
+# Attack rows (issue 9): RSS with 1,000 idle and with 200 slowloris connections, req/s and p99 of
+# ordinary requests under attack, the handler beside the Go peer; a table in $B/attack.md (< 1 min)
+attack_rows() { "$PY" tests/bench/attack.py "notify-handler (static musl)=$BIN" "go=$B/peer-go" | tee "$B/attack.md"; }
+attack_rows
+
 cmd_of() { # argv of each server
 	case $1 in
 	c) echo "$BIN" ;;

@@ -9,8 +9,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
+
+// ms reads a deadline in milliseconds from the environment, the handler's names; unset is 0,
+// which net/http takes as "no deadline" (the bench runs it so, with Go's defaults).
+func ms(name string) time.Duration {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return time.Duration(n) * time.Millisecond
+}
 
 type req struct {
 	To      string `json:"to_email"`
@@ -49,5 +57,13 @@ func main() {
 		w.WriteHeader(202)
 		fmt.Fprintf(w, `{"id":"%s","status":"Succeeded"}`, id)
 	})
-	http.ListenAndServe("127.0.0.1:"+port, nil)
+	// The hostile-client tests (tests/integration/test_hostile.py) run this peer with the same
+	// deadline settings as the handler: headers, the whole request, the answer, idle keep-alive.
+	body := ms("NOTIFY_BODY_TIMEOUT_MS")
+	if h := ms("NOTIFY_HEADER_TIMEOUT_MS"); body > 0 {
+		body += h // net/http's ReadTimeout counts from the first byte, headers included
+	}
+	srv := &http.Server{Addr: "127.0.0.1:" + port, ReadHeaderTimeout: ms("NOTIFY_HEADER_TIMEOUT_MS"),
+		ReadTimeout: body, WriteTimeout: ms("NOTIFY_WRITE_TIMEOUT_MS"), IdleTimeout: ms("NOTIFY_IDLE_TIMEOUT_MS")}
+	srv.ListenAndServe()
 }
