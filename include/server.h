@@ -27,8 +27,9 @@
  *
  * Memory: each connection slot has its own region of virtual memory reserved once at start
  * (main.c maps it without committing it): the request buffer, then the output buffer. Pages are
- * touched only as bytes arrive, and the ones past SERVER_CONN_BASE are given back to the kernel
- * (MADV_DONTNEED) when the request is done. Bytes held past each connection's first
+ * touched only as bytes arrive; the ones past SERVER_CONN_BASE are given back to the kernel
+ * (MADV_DONTNEED) when the request is done, and all of them when the connection ends or has been
+ * idle for SERVER_IDLE_TRIM_MS. Bytes held past each connection's first
  * SERVER_CONN_BASE count against max_inflight: a read that would exceed it is refused with 503,
  * so RSS stays bounded under any mix of clients while small ordinary requests still pass.
  *
@@ -102,6 +103,9 @@
 #define SERVER_FD_FIXED            16
 #define SERVER_FD_PER_WORKER       3
 #define SERVER_FD_RESERVE(workers) (SERVER_FD_FIXED + SERVER_FD_PER_WORKER * (workers))
+/* A connection idle this long gives back its first page too (one madvise), so a thousand
+ * waiting kept-alive connections cost their slots' bookkeeping only. */
+#define SERVER_IDLE_TRIM_MS 1000
 /* Warnings the loop logs about refused clients, at most one per this many ms per kind. */
 #define SERVER_WARN_EVERY_MS 1000
 
@@ -137,7 +141,8 @@ struct server_conn {
 	int64_t deadline;      /* ms: when the current phase ends */
 	int64_t body_deadline; /* ms: the whole-body deadline */
 	int64_t accepted_ms;
-	int64_t t0; /* ns: first byte of the request, for the access log */
+	int64_t idle_ms; /* ms: since when the connection has waited with no bytes */
+	int64_t t0;      /* ns: first byte of the request, for the access log */
 	char *rbuf, *obuf;
 	struct http_chunked ch;
 	uint8_t body;        /* enum http_body_kind of the request being read */

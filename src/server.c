@@ -262,13 +262,23 @@ static int flush(struct server *s, struct server_conn *c)
 
 /* ---- connection life ---------------------------------------------------------------------- */
 
+/* Gives every touched page of c's buffers back (a closed or long-idle connection). */
+static void trim_all(struct server *s, struct server_conn *c)
+{
+	if (c->rhwm > 0) {
+		madvise(c->rbuf, page_round(c->rhwm, s->page), MADV_DONTNEED);
+		c->rhwm = 0;
+	}
+	trim(s, c);
+}
+
 static void conn_close(struct server *s, struct server_conn *c)
 {
 	close(c->fd); /* also leaves the epoll set: no other descriptor refers to the socket */
 	c->fd = -1;
 	c->rlen = c->olen = c->ooff = 0;
 	charge(s, c);
-	trim(s, c);
+	trim_all(s, c);
 	c->gen++;
 	atomic_store(&c->st, CONN_FREE);
 	s->free_idx[s->nfree++] = (int)(c - s->conns);
@@ -287,6 +297,7 @@ static void prep_next(struct server *s, struct server_conn *c)
 		c->deadline = now + s->o.header_timeout_ms;
 	} else {
 		c->deadline = now + s->o.idle_timeout_ms;
+		c->idle_ms = now;
 	}
 }
 
@@ -728,7 +739,7 @@ static void conn_add(struct server *s, int fd)
 	c->served = c->burst = 0;
 	c->rbuf = s->conn_mem + (size_t)idx * s->conn_stride;
 	c->obuf = c->rbuf + page_round(s->rcap, s->page);
-	c->accepted_ms = now;
+	c->accepted_ms = c->idle_ms = now;
 	c->t0 = sock_now_ns();
 	c->deadline = now + s->o.header_timeout_ms;
 	atomic_store(&c->st, CONN_HEAD);
@@ -801,6 +812,8 @@ static void sweep(struct server *s)
 			conn_close(s, c);
 			continue;
 		}
+		if (idle && c->rhwm > 0 && now - c->idle_ms >= SERVER_IDLE_TRIM_MS)
+			trim_all(s, c); /* a kept-alive connection waiting long costs no page */
 		if (now < c->deadline)
 			continue;
 		if (idle || st == CONN_WRITE || st == CONN_LINGER)

@@ -249,7 +249,7 @@ static const char *post(char *mem, size_t cap, const char *extra)
 static void split_and_pipelined_requests(void **state)
 {
 	(void)state;
-	char req[512], two[1024], in[8192];
+	char req[512], two[2048], in[8192];
 	int eof;
 	start(defaults());
 	int fd = pair();
