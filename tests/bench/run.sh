@@ -462,6 +462,15 @@ for p in $TPEERS; do [ "$p" = c ] || { rheader="$rheader vs $(label_of "$p") |";
 	echo "| process start -> ready as the host sees it (its 25 ms poll quantizes this), median | $fready ms |"
 	echo "| process start -> first notification invocation answered (queued, 202), median (p10/p90) | $ffirst ms ($f10/$f90) |"
 	echo
+	echo "## Under attack (the connection core)"
+	echo
+	echo "tests/bench/attack.py, each server with its own default deadlines, side by side in this"
+	echo "run: RSS with 1,000 idle kept-alive connections, RSS with 200 slowloris connections, and"
+	echo "the original request (wrk, kept-alive) while 200 slowloris + 16 slow-body + 8 never-reading"
+	echo "pipelining clients attack."
+	echo
+	cat "$B/attack.md"
+	echo
 	echo "Total time of this run: $(($(date +%s) - T_START)) s."
 } >"$OUT/RESULTS.md"
 
