@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Attack rows of `make bench` (issue 9), each server side by side in the same run:
 
-- RSS with 1,000 idle keep-alive connections (each sent GET / and read its answer);
+- RSS with 1,000 idle keep-alive connections (each sent GET / and read its answer), just
+  answered and after 2 s of idleness;
 - RSS with 200 slowloris connections (one header byte a second each);
 - requests/s and p99 latency of ordinary requests (wrk, the original POST on keep-alive
   connections, 2 s timeout) while 200 slowloris + 16 slow-body (one body byte every 5 s) + 8
@@ -86,6 +87,8 @@ def measure(name, argv, shm):
         time.sleep(0.3)
         step(f"{name}: {IDLE_CONNS} idle connections")
         row["idle_conns"] = f"{t.rss_kb()} ({sum(1 for c in idle.live if c.status == 200)} open)"
+        time.sleep(2.0)  # the same connections after 2 s of idleness (a server may give back)
+        row["idle_conns_2s"] = f"{t.rss_kb()} ({sum(1 for c in idle.live if c.status == 200)} open)"
         idle.stop()
         idle.join(10)
     finally:
@@ -150,13 +153,13 @@ def main(args):
           f"-c{WRK_CONNS} -d{WRK_SECS}s --timeout 2s of the original POST while {SLOWLORIS} slowloris, "
           f"{SLOW_BODY} slow-body and {PIPELINERS} never-reading pipelining clients attack):")
     print()
-    print("| server | idle RSS KiB | RSS, 1,000 idle connections KiB | RSS, 200 slowloris KiB | "
-          "req/s under attack | p99 under attack | answered in the window | wrk errors | server CPU s | "
-          "RSS at the end of the attack KiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| server | idle RSS KiB | RSS, 1,000 connections just answered KiB | the same after 2 s idle KiB | "
+          "RSS, 200 slowloris KiB | req/s under attack | p99 under attack | answered in the window | "
+          "wrk errors | server CPU s | RSS at the end of the attack KiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['name']} | {r['idle']} | {r['idle_conns']} | {r['slowloris']} | {r['rps']} | {r['p99']} | "
-              f"{r['n']} | {r['bad']} | {r['cpu']} | {r['rss_attack']} |")
+        print(f"| {r['name']} | {r['idle']} | {r['idle_conns']} | {r['idle_conns_2s']} | {r['slowloris']} | "
+              f"{r['rps']} | {r['p99']} | {r['n']} | {r['bad']} | {r['cpu']} | {r['rss_attack']} |")
     return 0
 
 
