@@ -7,7 +7,8 @@
 // Usage: node send.js [options] [CONNECTION_STRING [MESSAGE_JSON]]
 //   CONNECTION_STRING  default $ACS_CONNECTION_STRING  ("endpoint=https://host/;accesskey=KEY")
 //   MESSAGE_JSON       default $ACS_MESSAGE; "-" reads it from stdin. The wire EmailMessage
-//                      (reference section 2.3); userEngagementTrackingDisabled is passed to the SDK
+//                      (EmailMessage of https://learn.microsoft.com/rest/api/communication/email/email/send);
+//                      userEngagementTrackingDisabled is passed to the SDK
 //                      as its model name disableUserEngagementTracking.
 // Options:
 //   --no-wait            stop after the first poll of beginSend (the POST); default: pollUntilDone

@@ -1,6 +1,7 @@
 // ACS mock for `make bench` (the requests/s row through ACS): a TLS server in Go that checks
 // every request the way ACS does (content hash of the body, HMAC-SHA256 over
-// "METHOD\npath?query\nx-ms-date;host;hash" with the access key, reference acs-email-api.md 4)
+// "METHOD\npath?query\nx-ms-date;host;hash" with the access key, as in "Sign an HTTP request",
+// https://learn.microsoft.com/azure/communication-services/tutorials/hmac-header-tutorial)
 // and answers POST /emails:send with 202 {"id":<Operation-Id>,"status":"Running"}. It is the
 // Python mock's contract (tests/integration/mock_acs.py) without its per-request cost, so both
 // senders, ours and the Go peer, are measured against the same fast counterpart.
