@@ -171,9 +171,19 @@ struct server;
 struct server_worker {
 	struct server *srv;
 	pthread_t thread;
-	char *obuf;          /* APP_ANSWER_MAX bytes, set by the caller */
-	size_t ocap;         /* size of obuf */
-	struct app_slot app; /* scratch and wctx filled by the caller */
+	char *obuf;  /* APP_ANSWER_MAX bytes, set by the caller */
+	size_t ocap; /* size of obuf */
+	/* The worker's slot (untouched memory) and what the caller planned for its pointers: the
+	 * worker fills them in when it starts, and workers start only when requests need them, so
+	 * an idle server has touched neither slots nor stacks. */
+	struct app_slot *slot;
+	struct {
+		char *scratch; /* APP_SCRATCH_SIZE(body limit) */
+		size_t scratch_cap;
+		struct json_tok *itok; /* INVOKE_MAX_TOKENS */
+		char *qbuf;            /* APP_QUEUE_MSG_MAX */
+		void *wctx;            /* the transport's per-worker state */
+	} plan;
 };
 
 /* A ring of connection indexes under a lock: jobs for the workers, or connections the workers
@@ -200,9 +210,12 @@ struct server {
 	sem_t work;               /* counts jobs for the workers (a semaphore links less than a
 	                             condition variable and wakes no one when nobody sleeps) */
 	struct server_ring jobs, done;
+	int started;             /* workers started (the loop's alone; lazily, up to o.workers) */
+	atomic_int idle;         /* workers waiting for a job */
 	struct server_worker *w; /* workers entries */
 	atomic_int draining, stop, stop_req;
-	int64_t drain_deadline, accept_paused_until, next_tick, warned_full, warned_fd;
+	int64_t drain_deadline, accept_paused_until, next_tick, warned_full, warned_fd,
+	    warned_thread;
 	int listening;
 	char refusal[512]; /* the 503 of a client past max_conns or the descriptor limit */
 	size_t refusal_len;
@@ -222,8 +235,8 @@ int server_fd_clamp(int want, int workers);
  * Start-up: binds and listens (SO_REUSEADDR, backlog SOMAXCONN), creates the epoll set and the
  * signalfd for SIGTERM/SIGINT. conns and free_idx hold o->max_conns entries; conn_mem holds
  * o->max_conns * server_conn_stride(max route body limit) bytes (mapped, untouched); jobs and
- * done hold o->max_conns ints each; w holds o->workers slots whose obuf, ocap, app.scratch,
- * app.scratch_cap and app.wctx the caller has set. max_route_body is the largest body limit any
+ * done hold o->max_conns ints each; w holds o->workers entries whose obuf, ocap, slot and plan
+ * the caller has set. max_route_body is the largest body limit any
  * route may set (app_head's body_limit), at least o->max_body.
  * Returns 0, or -1 with err[0..cap) saying why.
  */
@@ -244,7 +257,8 @@ int server_run(struct server *s);
 void server_stop(struct server *s);
 
 /* server_run() in pieces, for tests that drive the loop themselves from one thread:
- * server_start() starts the workers (-1 when one cannot start); server_step() waits at most
+ * server_start() starts the first worker (-1 when it cannot start; the others start when
+ * requests wait for one); server_step() waits at most
  * max_wait_ms (-1: until the next tick) and handles what came, returning 0 once a drain has
  * finished; server_finish() stops the workers and returns what server_run() returns.
  * server_adopt() takes an already connected socket (a socketpair end) as if accepted; it

@@ -256,7 +256,8 @@ int main(int argc, char **argv)
 	                    align64(APP_QUEUE_MSG_MAX) + align64(APP_ANSWER_MAX);
 	struct arena mem, cmem;
 	arena_map(&mem, align64(nidem * sizeof(struct idem_entry)) +
-	                    n * (align64(sizeof(struct server_worker)) + per_worker) +
+	                    n * (align64(sizeof(struct server_worker)) +
+	                         align64(sizeof(struct app_slot)) + per_worker) +
 	                    align64(nconn * sizeof(struct server_conn)) +
 	                    3 * align64(nconn * sizeof(int)));
 	size_t stride = server_conn_stride(route_max);
@@ -276,15 +277,16 @@ int main(int argc, char **argv)
 	app.under_host = under_host;
 	struct server_worker *w = take(&mem, n * align64(sizeof *w));
 	for (size_t i = 0; i < n; i++) {
-		w[i].app.scratch_cap = APP_SCRATCH_SIZE(max_body);
-		w[i].app.scratch = take(&mem, w[i].app.scratch_cap);
-		w[i].app.itok = take(&mem, INVOKE_MAX_TOKENS * sizeof(struct json_tok));
-		w[i].app.qbuf = take(&mem, APP_QUEUE_MSG_MAX);
+		w[i].slot = take(&mem, sizeof(struct app_slot));
+		w[i].plan.scratch_cap = APP_SCRATCH_SIZE(max_body);
+		w[i].plan.scratch = take(&mem, w[i].plan.scratch_cap);
+		w[i].plan.itok = take(&mem, INVOKE_MAX_TOKENS * sizeof(struct json_tok));
+		w[i].plan.qbuf = take(&mem, APP_QUEUE_MSG_MAX);
 		w[i].ocap = APP_ANSWER_MAX;
 		w[i].obuf = take(&mem, w[i].ocap);
-		w[i].app.wctx = take(&mem, wctx_size);
+		w[i].plan.wctx = take(&mem, wctx_size);
 		if (tr.ctx == &acs)
-			acs_worker_init(w[i].app.wctx, &acs, wctx_size);
+			acs_worker_init(w[i].plan.wctx, &acs, wctx_size);
 	}
 	struct server_opts o = {
 	    /* the host dials 127.0.0.1 (Azure/azure-functions-host, src/WebJobs.Script/Workers/
@@ -335,7 +337,7 @@ int main(int argc, char **argv)
 	}
 	int rc = server_run(&srv);
 	for (size_t i = 0; tr.ctx == &acs && i < n; i++) /* close_notify to ACS, at shutdown */
-		acs_worker_close(w[i].app.wctx);
+		acs_worker_close(w[i].plan.wctx);
 	/* Under the Functions host an exit status 0 means "closed for good": no restart, later
 	 * invocations fail (Azure/azure-functions-host, src/WebJobs.Script/Workers/
 	 * ProcessManagement/WorkerProcess.cs, OnProcessExited; WorkerConstants.cs

@@ -382,14 +382,20 @@ static int early_error(struct server *s, struct server_conn *c, const struct htt
 	return after_answer(s, c);
 }
 
-/* Hands a complete request to a worker. */
+static int start_worker(struct server *s);
+
+/* Hands a complete request to a worker, starting one more when the waiting jobs outnumber the
+ * idle workers and the pool is not full yet. */
 static int dispatch(struct server *s, struct server_conn *c)
 {
 	atomic_store(&c->st, CONN_BUSY);
 	pthread_mutex_lock(&s->mu);
 	ring_push(&s->jobs, (int)(c - s->conns));
+	int more = (int)s->jobs.count > atomic_load(&s->idle);
 	pthread_mutex_unlock(&s->mu);
 	sem_post(&s->work); /* a futex wake only when a worker sleeps */
+	if (more && s->started < s->o.workers)
+		start_worker(s); /* on failure the running workers take the job */
 	return R_BUSY;
 }
 
@@ -673,7 +679,7 @@ static void work(struct server_worker *w, struct server_conn *c)
 	r.head_only = c->head_only;
 	int keep = c->keep && !atomic_load(&s->draining);
 	buf_init(&out, w->obuf, w->ocap);
-	app_body(s->app, &w->app, &req, c->rbuf + c->hlen, c->blen, &out, keep, &r);
+	app_body(s->app, w->slot, &req, c->rbuf + c->hlen, c->blen, &out, keep, &r);
 	if (keep && atomic_load(&s->draining)) { /* the drain began during the send */
 		say_close(&out);
 		keep = 0;
@@ -696,9 +702,16 @@ static void *worker_main(void *arg)
 {
 	struct server_worker *w = arg;
 	struct server *s = w->srv;
+	w->slot->scratch = w->plan.scratch; /* the slot's first touch */
+	w->slot->scratch_cap = w->plan.scratch_cap;
+	w->slot->itok = w->plan.itok;
+	w->slot->qbuf = w->plan.qbuf;
+	w->slot->wctx = w->plan.wctx;
 	for (;;) {
+		atomic_fetch_add(&s->idle, 1);
 		while (sem_wait(&s->work) < 0) /* one count per job, and one per worker at stop */
 			;
+		atomic_fetch_sub(&s->idle, 1);
 		pthread_mutex_lock(&s->mu);
 		int idx = s->jobs.count > 0 ? ring_pop(&s->jobs) : -1;
 		pthread_mutex_unlock(&s->mu);
@@ -917,7 +930,7 @@ int server_init(struct server *s, const struct server_opts *o, struct app *app,
 	s->done = (struct server_ring){done, 0, 0, (unsigned)o->max_conns};
 	s->w = w;
 	s->lfd = s->ep = s->evfd = s->sigfd = s->spare_fd = -1;
-	s->warned_full = s->warned_fd = -SERVER_WARN_EVERY_MS;
+	s->warned_full = s->warned_fd = s->warned_thread = -SERVER_WARN_EVERY_MS;
 	pthread_mutex_init(&s->mu, 0);
 	sem_init(&s->work, 0, 0);
 	for (int i = o->max_conns - 1; i >= 0; i--)
@@ -1004,32 +1017,38 @@ static const char *on_signal(struct server *s)
 	return si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT";
 }
 
-static int start_workers(struct server *s)
+/* Starts the next worker. Returns 0, or -1 (logged at most once a second). */
+static int start_worker(struct server *s)
 {
 	pthread_attr_t attr;
+	struct server_worker *w = &s->w[s->started];
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, SERVER_STACK_SIZE);
-	for (int i = 0; i < s->o.workers; i++) {
-		s->w[i].srv = s;
-		if (pthread_create(&s->w[i].thread, &attr, worker_main, &s->w[i]) != 0) {
-			struct log_line l;
-			if (log_begin(&l, LOG_ERROR, "server.start_failed")) {
-				log_cstr(&l, "error", "cannot start a worker thread");
-				log_int(&l, "worker", i);
-				log_end(&l);
-			}
-			return -1;
-		}
-	}
+	w->srv = s;
+	int rc = pthread_create(&w->thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);
-	return 0;
+	if (rc == 0) {
+		s->started++;
+		return 0;
+	}
+	struct log_line l;
+	int64_t now = sock_now_ms();
+	if (now - s->warned_thread >= SERVER_WARN_EVERY_MS &&
+	    log_begin(&l, s->started ? LOG_WARN : LOG_ERROR,
+	              s->started ? "server.worker_not_started" : "server.start_failed")) {
+		s->warned_thread = now;
+		log_cstr(&l, "error", "cannot start a worker thread");
+		log_int(&l, "workers", s->started);
+		log_end(&l);
+	}
+	return -1;
 }
 
 /* see server.h */
 int server_start(struct server *s)
 {
 	s->next_tick = sock_now_ms() + SERVER_TICK_MS;
-	return start_workers(s);
+	return start_worker(s); /* one now; the others when requests wait for them */
 }
 
 /* see server.h */
@@ -1088,11 +1107,11 @@ int server_finish(struct server *s)
 {
 	int cut = s->nconns > 0;
 	atomic_store(&s->stop, 1);
-	for (int i = 0; i < s->o.workers; i++)
+	for (int i = 0; i < s->started; i++)
 		sem_post(&s->work); /* each finds no job and returns */
 	if (cut)
 		return 1; /* workers may be mid-request; exiting cuts them short */
-	for (int i = 0; i < s->o.workers; i++)
+	for (int i = 0; i < s->started; i++)
 		pthread_join(s->w[i].thread, 0);
 	return 0;
 }

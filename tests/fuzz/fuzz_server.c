@@ -53,6 +53,7 @@ static struct server srv;
 static struct server_conn conns[FUZZ_CONNS];
 static int free_idx[FUZZ_CONNS], jobs[FUZZ_CONNS], done_ring[FUZZ_CONNS];
 static struct server_worker w[FUZZ_WORKERS];
+static struct app_slot slot;
 /* The answers kept for checking; later bytes are read into `spill` and dropped. */
 static char answer[FUZZ_MAX_INPUT * 4], spill[65536];
 static size_t got;
@@ -94,12 +95,13 @@ static void setup(void)
 	             INVOKE_MAX_TOKENS * sizeof(struct json_tok);
 	char *wm = mmap(0, per, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(conn_mem != MAP_FAILED && wm != MAP_FAILED);
-	w[0].app.scratch_cap = APP_SCRATCH_SIZE(FUZZ_MAX_BODY);
-	w[0].app.scratch = wm;
-	w[0].obuf = wm + w[0].app.scratch_cap;
+	w[0].slot = &slot;
+	w[0].plan.scratch_cap = APP_SCRATCH_SIZE(FUZZ_MAX_BODY);
+	w[0].plan.scratch = wm;
+	w[0].obuf = wm + w[0].plan.scratch_cap;
 	w[0].ocap = APP_ANSWER_MAX;
-	w[0].app.qbuf = w[0].obuf + APP_ANSWER_MAX;
-	w[0].app.itok = (struct json_tok *)(w[0].app.qbuf + APP_QUEUE_MSG_MAX);
+	w[0].plan.qbuf = w[0].obuf + APP_ANSWER_MAX;
+	w[0].plan.itok = (struct json_tok *)(w[0].plan.qbuf + APP_QUEUE_MSG_MAX);
 	struct server_opts o = {
 	    .bind = "127.0.0.1",
 	    .workers = FUZZ_WORKERS,

@@ -92,6 +92,7 @@ static struct server srv;
 static struct server_conn conns[MAX_CONNS];
 static int free_idx[MAX_CONNS], jobs[MAX_CONNS], done_ring[MAX_CONNS];
 static struct server_worker w[WORKERS];
+static struct app_slot slots[WORKERS];
 static char *conn_mem, *worker_mem;
 static size_t conn_mem_len, worker_mem_len;
 
@@ -142,15 +143,16 @@ static void start(struct server_opts o)
 	memset(w, 0, sizeof w);
 	for (int i = 0; i < WORKERS; i++) {
 		char *p = worker_mem + (size_t)i * per;
-		w[i].app.scratch_cap = APP_SCRATCH_SIZE(MAX_BODY);
-		w[i].app.scratch = p;
-		p += w[i].app.scratch_cap;
+		w[i].slot = &slots[i];
+		w[i].plan.scratch_cap = APP_SCRATCH_SIZE(MAX_BODY);
+		w[i].plan.scratch = p;
+		p += w[i].plan.scratch_cap;
 		w[i].obuf = p;
 		w[i].ocap = APP_ANSWER_MAX;
 		p += APP_ANSWER_MAX;
-		w[i].app.qbuf = p;
+		w[i].plan.qbuf = p;
 		p += APP_QUEUE_MSG_MAX;
-		w[i].app.itok = (struct json_tok *)p;
+		w[i].plan.itok = (struct json_tok *)p;
 	}
 	memset(conns, 0, sizeof conns);
 	assert_int_equal(server_init(&srv, &o, &app, conns, free_idx, conn_mem, MAX_BODY, jobs,
