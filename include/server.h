@@ -213,7 +213,7 @@ struct server {
 	int started;             /* workers started (the loop's alone; lazily, up to o.workers) */
 	atomic_int idle;         /* workers waiting for a job */
 	struct server_worker *w; /* workers entries */
-	atomic_int draining, stop, stop_req;
+	atomic_int draining, stop_req;
 	int64_t drain_deadline, accept_paused_until, next_tick, warned_full, warned_fd,
 	    warned_thread;
 	int listening;

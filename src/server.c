@@ -1106,7 +1106,6 @@ int server_step(struct server *s, int max_wait_ms)
 int server_finish(struct server *s)
 {
 	int cut = s->nconns > 0;
-	atomic_store(&s->stop, 1);
 	for (int i = 0; i < s->started; i++)
 		sem_post(&s->work); /* each finds no job and returns */
 	if (cut)
