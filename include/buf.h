@@ -40,6 +40,9 @@ void buf_putc(struct buf *b, char c);
 /* Decimal text of v. */
 void buf_put_u64(struct buf *b, uint64_t v);
 
+/* Lower-case hex of data[0..n), two digits a byte. */
+void buf_put_hex(struct buf *b, const void *data, size_t n);
+
 /* Memory mode: NUL-terminates the text (dropping its last byte when full) and returns b->p,
  * for one-line error messages written into caller buffers. cap MUST be > 0. */
 /* Appends err_errno_str(errnum), or "system error <n>" (err.h). */

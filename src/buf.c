@@ -119,6 +119,17 @@ void buf_put_u64(struct buf *b, uint64_t v)
 }
 
 /* see buf.h */
+void buf_put_hex(struct buf *b, const void *data, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *d = data;
+	for (size_t i = 0; i < n; i++) {
+		char pair[2] = {hex[d[i] >> 4], hex[d[i] & 15]};
+		buf_append(b, pair, 2);
+	}
+}
+
+/* see buf.h */
 const char *buf_cstr(struct buf *b)
 {
 	size_t end = b->len < b->cap ? b->len : b->cap - 1;

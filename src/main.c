@@ -336,7 +336,9 @@ int main(int argc, char **argv)
 		log_end(&l);
 	}
 	int rc = server_run(&srv);
-	for (size_t i = 0; tr.ctx == &acs && i < n; i++) /* close_notify to ACS, at shutdown */
+	/* close_notify to ACS, at shutdown; not after a drain cut short (rc 1), when workers may
+	 * still be using their connections */
+	for (size_t i = 0; rc == 0 && tr.ctx == &acs && i < n; i++)
 		acs_worker_close(w[i].plan.wctx);
 	/* Under the Functions host an exit status 0 means "closed for good": no restart, later
 	 * invocations fail (Azure/azure-functions-host, src/WebJobs.Script/Workers/

@@ -31,8 +31,9 @@
 #define OUTBOX_DIR_MODE 0755
 /* The first line of a keyed message: the SHA-256 of its request body, in hex. */
 static const char digest_prefix[] = "X-Notify-Request-Digest: sha256=";
-#define DIGEST_HEX  64
-#define DIGEST_LINE (sizeof digest_prefix - 1 + DIGEST_HEX + 2)
+#define DIGEST_BYTES 32 /* SHA-256 */
+#define DIGEST_HEX   (2 * DIGEST_BYTES)
+#define DIGEST_LINE  (sizeof digest_prefix - 1 + DIGEST_HEX + 2)
 
 /* 1 when id is OUTBOX_ID_LEN characters of [0-9a-f-]: no path can hide in it. */
 static int id_valid(const char *id)
@@ -102,22 +103,19 @@ static int create_tmp(int dirfd, const char *tmp)
 }
 
 /* The digest line of d (DIGEST_LINE bytes, "\r\n" included) into line. */
-static void digest_line(const unsigned char d[32], char line[DIGEST_LINE])
+static void digest_line(const unsigned char d[DIGEST_BYTES], char line[DIGEST_LINE])
 {
-	static const char hex[] = "0123456789abcdef";
-	char *p = line + sizeof digest_prefix - 1;
-	memcpy(line, digest_prefix, sizeof digest_prefix - 1);
-	for (int i = 0; i < 32; i++) {
-		*p++ = hex[d[i] >> 4];
-		*p++ = hex[d[i] & 15];
-	}
-	memcpy(p, "\r\n", 2);
+	struct buf b;
+	buf_init(&b, line, DIGEST_LINE);
+	buf_puts(&b, digest_prefix);
+	buf_put_hex(&b, d, DIGEST_BYTES);
+	buf_puts(&b, "\r\n");
 }
 
 /* An existing eml against the request digest d: 1 when it records d or no digest at all (a
  * file from before digests, or an unkeyed send), -ERR_IDEM_MISMATCH when it records another,
  * -ERR_OUTBOX when it cannot be read. */
-static int same_request(int dirfd, const char *eml, const unsigned char d[32])
+static int same_request(int dirfd, const char *eml, const unsigned char d[DIGEST_BYTES])
 {
 	char want[DIGEST_LINE], got[DIGEST_LINE];
 	int fd = openat(dirfd, eml, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

@@ -194,14 +194,34 @@ static void test_fd_error_mid_stream(void **state)
 	assert_int_equal(buf_finish(&b), -ERR_IO);
 }
 
+static void test_put_hex(void **state)
+{
+	(void)state;
+	char mem[32];
+	struct buf b;
+	buf_init(&b, mem, sizeof mem);
+	const unsigned char d[] = {0x00, 0x0f, 0xa5, 0xff, 0x10};
+	buf_put_hex(&b, d, sizeof d);
+	buf_put_hex(&b, d, 0);
+	assert_int_equal(buf_finish(&b), 0);
+	assert_int_equal(b.len, 10);
+	assert_memory_equal(mem, "000fa5ff10", 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_memory_fits),     cmocka_unit_test(test_memory_overflow_clamps),
-	    cmocka_unit_test(test_memory_zero_cap), cmocka_unit_test(test_reset),
-	    cmocka_unit_test(test_put_u64),         cmocka_unit_test(test_put_u64_clamped),
-	    cmocka_unit_test(test_fd_streams),      cmocka_unit_test(test_fd_pipe),
-	    cmocka_unit_test(test_fd_write_error),  cmocka_unit_test(test_fd_error_mid_stream),
+	    cmocka_unit_test(test_memory_fits),
+	    cmocka_unit_test(test_memory_overflow_clamps),
+	    cmocka_unit_test(test_memory_zero_cap),
+	    cmocka_unit_test(test_reset),
+	    cmocka_unit_test(test_put_u64),
+	    cmocka_unit_test(test_put_u64_clamped),
+	    cmocka_unit_test(test_put_hex),
+	    cmocka_unit_test(test_fd_streams),
+	    cmocka_unit_test(test_fd_pipe),
+	    cmocka_unit_test(test_fd_write_error),
+	    cmocka_unit_test(test_fd_error_mid_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

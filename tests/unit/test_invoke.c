@@ -16,6 +16,7 @@
 #include "invoke.h"
 #include "json.h"
 #include "notify.h"
+#include "testutil.h"
 
 /* ---- harness -------------------------------------------------------------------------------- */
 
@@ -33,17 +34,6 @@ static void subst(char *out, size_t cap, const char *fmt, const char *arg)
 	int k = p ? snprintf(out, cap, "%.*s%s%s", (int)(p - fmt), fmt, arg, p + 2)
 	          : snprintf(out, cap, "%s", fmt);
 	assert_true(k >= 0 && (size_t)k < cap);
-}
-
-/* Single quotes to double quotes, so envelopes read as JSON in the source. */
-static const char *jq(const char *s)
-{
-	static char out[8192];
-	size_t n = strlen(s);
-	assert_true(n < sizeof out);
-	for (size_t i = 0; i <= n; i++)
-		out[i] = s[i] == '\'' ? '"' : s[i];
-	return out;
 }
 
 static void new_scratch(size_t n)

@@ -90,7 +90,8 @@ static int dfd(struct fixture *fx)
 static long read_file(const char *dir, const char *name, char *out, size_t cap)
 {
 	char path[PATH_CAP];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int k = snprintf(path, sizeof path, "%s/%s", dir, name);
+	assert_true(k > 0 && (size_t)k < sizeof path);
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return -1;

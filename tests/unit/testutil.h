@@ -1,5 +1,5 @@
 /*
- * testutil.h: helpers shared by the unit tests of id, idem, config, log and app: reading the
+ * testutil.h: helpers shared by the unit tests: reading the
  * top-level members of a JSON object (a log line, an answer body) through json.h. Include after
  * <cmocka.h>. Everything is static inline so a test that uses part of it has no unused-function
  * warnings.
@@ -80,6 +80,18 @@ static inline const char *tu_json_prim(const struct tu_json *j, const char *key,
 	assert_true(n < cap);
 	memcpy(out, j->js + j->tok[v].start, n);
 	out[n] = 0;
+	return out;
+}
+
+/* Single quotes to double quotes, so JSON literals (envelopes, events) read as JSON in the
+ * source. The result lives in a static buffer until the next call. */
+static inline const char *jq(const char *s)
+{
+	static char out[8192];
+	size_t n = strlen(s);
+	assert_true(n < sizeof out);
+	for (size_t i = 0; i <= n; i++)
+		out[i] = s[i] == '\'' ? '"' : s[i];
 	return out;
 }
 
